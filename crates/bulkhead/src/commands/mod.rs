@@ -1,0 +1,2 @@
+pub mod function;
+pub mod serve;
