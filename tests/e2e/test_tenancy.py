@@ -3,10 +3,10 @@ offer with tenant isolation (function URLs, provisioned concurrency)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
-
-import base64
 
 from support import (
     ROLE,

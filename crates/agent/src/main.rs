@@ -28,7 +28,14 @@ fn main() {
     let code = match run(&control) {
         Ok(code) => code,
         Err((step, error)) => {
-            let _ = bulkhead_proto::send(&control, &AgentMsg::SetupFailed { step, error: error.to_string() }, &[]);
+            let _ = bulkhead_proto::send(
+                &control,
+                &AgentMsg::SetupFailed {
+                    step,
+                    error: error.to_string(),
+                },
+                &[],
+            );
             1
         }
     };
@@ -45,16 +52,22 @@ fn run(control: &OwnedFd) -> Result<i32, Failure> {
     sys::clear_groups().map_err(fail("drop supplementary groups"))?;
     send(control, &AgentMsg::Waiting).map_err(fail("announce"))?;
     let spec = match bulkhead_proto::recv::<HostMsg>(control) {
-        Ok((HostMsg::Start(spec), _)) => spec,
-        Ok((HostMsg::Shutdown { .. }, _)) | Err(bulkhead_proto::ProtoError::Closed) => return Ok(0),
+        Ok((HostMsg::Start(spec), _)) => *spec,
+        Ok((HostMsg::Shutdown { .. }, _)) | Err(bulkhead_proto::ProtoError::Closed) => {
+            return Ok(0);
+        }
         Err(e) => return Err(("receive start".into(), std::io::Error::other(e.to_string()))),
     };
     rootfs::build(&spec)?;
     sys::sethostname(&spec.hostname).map_err(fail("set hostname"))?;
     sys::loopback_up().map_err(fail("bring up loopback"))?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, spec.runtime_api_port)).map_err(fail("listen for the runtime api"))?;
-    listener.set_nonblocking(true).map_err(fail("listen for the runtime api"))?;
-    let signals = sys::signalfd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP]).map_err(fail("signalfd"))?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, spec.runtime_api_port))
+        .map_err(fail("listen for the runtime api"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(fail("listen for the runtime api"))?;
+    let signals = sys::signalfd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+        .map_err(fail("signalfd"))?;
 
     let runtime = sys::fork(|| start_runtime(&spec)).map_err(fail("fork the runtime"))?;
     // Only the runtime writes its output; our copies would keep the host's pipes open.
@@ -73,12 +86,21 @@ fn send(control: &OwnedFd, msg: &AgentMsg) -> std::io::Result<()> {
 fn start_runtime(spec: &StartSpec) {
     sys::unblock_all_signals();
     // Output first, so every later failure reaches the host's log through the runtime's stderr.
-    if sys::dup2(STDOUT_FD, 1).and(sys::dup2(STDERR_FD, 2)).is_err() {
-        sys::write_all_fd(STDERR_FD, b"bulkhead-agent: cannot redirect the runtime's output\n");
+    if sys::dup2(STDOUT_FD, 1)
+        .and(sys::dup2(STDERR_FD, 2))
+        .is_err()
+    {
+        sys::write_all_fd(
+            STDERR_FD,
+            b"bulkhead-agent: cannot redirect the runtime's output\n",
+        );
         sys::exit_now(127);
     }
     let die = |what: &str, e: std::io::Error| -> ! {
-        sys::write_all_fd(2, format!("bulkhead-agent: cannot start the runtime: {what}: {e}\n").as_bytes());
+        sys::write_all_fd(
+            2,
+            format!("bulkhead-agent: cannot start the runtime: {what}: {e}\n").as_bytes(),
+        );
         sys::exit_now(127)
     };
     match std::fs::File::open("/dev/null") {
@@ -93,7 +115,12 @@ fn start_runtime(spec: &StartSpec) {
     if let Err(e) = std::env::set_current_dir(&spec.cwd) {
         die("chdir", e);
     }
-    let privs = sys::Unprivileged { uid: spec.uid, gid: spec.gid, nofile: spec.nofile, seccomp: &spec.seccomp };
+    let privs = sys::Unprivileged {
+        uid: spec.uid,
+        gid: spec.gid,
+        nofile: spec.nofile,
+        seccomp: &spec.seccomp,
+    };
     if let Err((step, e)) = privs.apply() {
         die(step, e);
     }
@@ -101,7 +128,10 @@ fn start_runtime(spec: &StartSpec) {
         die("install seccomp filter", e);
     }
     let e = sys::execve(&spec.argv, &spec.env);
-    die(&format!("exec {}", spec.argv.first().map_or("", String::as_str)), e)
+    die(
+        &format!("exec {}", spec.argv.first().map_or("", String::as_str)),
+        e,
+    )
 }
 
 /// The agent's life after the runtime started. Returns the exit code for the agent.
@@ -109,11 +139,26 @@ fn serve(control: &OwnedFd, listener: &TcpListener, signals: &OwnedFd, runtime: 
     let mut shutdown_deadline: Option<std::time::Instant> = None;
     loop {
         let mut fds = [
-            libc::pollfd { fd: signals.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: control.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: signals.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: control.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        let timeout = shutdown_deadline.map_or(-1, |d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as i32);
+        let timeout = shutdown_deadline.map_or(-1, |d| {
+            d.saturating_duration_since(std::time::Instant::now())
+                .as_millis() as i32
+        });
         if sys::poll(&mut fds, timeout).is_err() {
             return 1;
         }
@@ -131,7 +176,8 @@ fn serve(control: &OwnedFd, listener: &TcpListener, signals: &OwnedFd, runtime: 
                                 sys::Reaped::Signaled(pid, sig) => (pid, None, Some(sig)),
                             };
                             if pid == runtime {
-                                let _ = send(control, &AgentMsg::RuntimeExited { code, signal: sig });
+                                let _ =
+                                    send(control, &AgentMsg::RuntimeExited { code, signal: sig });
                                 return code.unwrap_or_else(|| 128 + sig.unwrap_or(0));
                             }
                         }
@@ -143,17 +189,24 @@ fn serve(control: &OwnedFd, listener: &TcpListener, signals: &OwnedFd, runtime: 
         }
         if fds[1].revents != 0 {
             while let Ok((conn, _)) = listener.accept() {
-                let _ = bulkhead_proto::send(control, &AgentMsg::RuntimeApiConnection, &[conn.as_raw_fd()]);
+                let _ = bulkhead_proto::send(
+                    control,
+                    &AgentMsg::RuntimeApiConnection,
+                    &[conn.as_raw_fd()],
+                );
             }
         }
         if fds[2].revents != 0 {
             match bulkhead_proto::recv::<HostMsg>(control) {
                 Ok((HostMsg::Shutdown { grace_ms }, _)) => {
                     sys::kill(runtime, libc::SIGTERM);
-                    shutdown_deadline = Some(std::time::Instant::now() + std::time::Duration::from_millis(grace_ms));
+                    shutdown_deadline = Some(
+                        std::time::Instant::now() + std::time::Duration::from_millis(grace_ms),
+                    );
                 }
                 Ok((HostMsg::Start(_), _)) => {}
-                Err(bulkhead_proto::ProtoError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(bulkhead_proto::ProtoError::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 // The host is gone or speaks nonsense: nobody can use this environment any more.
                 Err(_) => return 1,
             }

@@ -22,21 +22,44 @@ fn step<T>(name: impl Into<String>, r: io::Result<T>) -> Result<T, (String, io::
 }
 
 fn mkdirs(path: &str) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o755).create(path)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
 }
 
 fn touch(path: &str) -> io::Result<()> {
     if let Some(parent) = Path::new(path).parent() {
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)?;
     }
-    fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o444).open(path).map(drop)
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o444)
+        .open(path)
+        .map(drop)
 }
 
 /// Bind-mounts `source` at `target` read-only, keeping the flags the kernel locks.
 fn bind_ro(source: &str, target: &str) -> io::Result<()> {
-    sys::mount(Some(source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+    sys::mount(
+        Some(source),
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )?;
     let keep = sys::locked_mount_flags(target)?;
-    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | keep;
+    let flags = libc::MS_BIND
+        | libc::MS_REMOUNT
+        | libc::MS_RDONLY
+        | libc::MS_NOSUID
+        | libc::MS_NODEV
+        | keep;
     sys::mount(None, target, None, flags, None)
 }
 
@@ -44,12 +67,29 @@ pub fn build(spec: &StartSpec) -> StepResult {
     let root = spec.root_dir.trim_end_matches('/');
     let at = |p: &str| format!("{root}/{}", p.trim_start_matches('/'));
 
-    step("make mounts private", sys::mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None))?;
+    step(
+        "make mounts private",
+        sys::mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None),
+    )?;
     step(
         "mount root tmpfs",
-        sys::mount(Some("tmpfs"), root, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("mode=0755,size=4m")),
+        sys::mount(
+            Some("tmpfs"),
+            root,
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some("mode=0755,size=4m"),
+        ),
     )?;
-    for dir in ["proc", "dev", "tmp", "etc", "var/task", "var/runtime", "opt"] {
+    for dir in [
+        "proc",
+        "dev",
+        "tmp",
+        "etc",
+        "var/task",
+        "var/runtime",
+        "opt",
+    ] {
         step(format!("mkdir /{dir}"), mkdirs(&at(dir)))?;
     }
     for bind in &spec.binds {
@@ -59,41 +99,94 @@ pub fn build(spec: &StartSpec) -> StepResult {
         } else {
             step(format!("mkdir {}", bind.target), mkdirs(&target))?;
         }
-        step(format!("bind {} at {}", bind.source, bind.target), bind_ro(&bind.source, &target))?;
+        step(
+            format!("bind {} at {}", bind.source, bind.target),
+            bind_ro(&bind.source, &target),
+        )?;
     }
     for (link, target) in &spec.symlinks {
         step(format!("symlink {link}"), symlink(target, at(link)))?;
     }
 
     let tmp_opts = format!("mode=1777,size={}m", spec.tmp_mb);
-    step("mount /tmp", sys::mount(Some("tmpfs"), &at("tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&tmp_opts)))?;
+    step(
+        "mount /tmp",
+        sys::mount(
+            Some("tmpfs"),
+            &at("tmp"),
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some(&tmp_opts),
+        ),
+    )?;
 
     let dev = at("dev");
     step(
         "mount /dev",
-        sys::mount(Some("tmpfs"), &dev, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NOEXEC, Some("mode=0755,size=64k")),
+        sys::mount(
+            Some("tmpfs"),
+            &dev,
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some("mode=0755,size=64k"),
+        ),
     )?;
     for name in DEVICES {
         let node = format!("{dev}/{name}");
         step(format!("create /dev/{name}"), touch(&node))?;
-        step(format!("bind /dev/{name}"), sys::mount(Some(&format!("/dev/{name}")), &node, None, libc::MS_BIND, None))?;
+        step(
+            format!("bind /dev/{name}"),
+            sys::mount(
+                Some(&format!("/dev/{name}")),
+                &node,
+                None,
+                libc::MS_BIND,
+                None,
+            ),
+        )?;
     }
-    for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-        step(format!("symlink /dev/{link}"), symlink(target, format!("{dev}/{link}")))?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        step(
+            format!("symlink /dev/{link}"),
+            symlink(target, format!("{dev}/{link}")),
+        )?;
     }
 
     let proc_dir = at("proc");
     step(
         "mount /proc",
-        sys::mount(Some("proc"), &proc_dir, Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None),
+        sys::mount(
+            Some("proc"),
+            &proc_dir,
+            Some("proc"),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        ),
     )?;
     for name in PROC_MASKS {
         let target = format!("{proc_dir}/{name}");
         if Path::new(&target).exists() {
-            step(format!("mask /proc/{name}"), sys::mount(Some(&format!("{dev}/null")), &target, None, libc::MS_BIND, None))?;
+            step(
+                format!("mask /proc/{name}"),
+                sys::mount(
+                    Some(&format!("{dev}/null")),
+                    &target,
+                    None,
+                    libc::MS_BIND,
+                    None,
+                ),
+            )?;
         }
     }
-    step("read-only /proc/sys", bind_ro(&format!("{proc_dir}/sys"), &format!("{proc_dir}/sys")))?;
+    step(
+        "read-only /proc/sys",
+        bind_ro(&format!("{proc_dir}/sys"), &format!("{proc_dir}/sys")),
+    )?;
 
     for (path, contents) in &spec.files {
         let target = at(path);
@@ -101,7 +194,13 @@ pub fn build(spec: &StartSpec) -> StepResult {
     }
     step(
         "make root read-only",
-        sys::mount(None, root, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV, None),
+        sys::mount(
+            None,
+            root,
+            None,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+            None,
+        ),
     )?;
 
     step("chdir to new root", std::env::set_current_dir(root))?;
@@ -113,7 +212,10 @@ pub fn build(spec: &StartSpec) -> StepResult {
 
 fn write_file(path: &str, contents: &str) -> io::Result<()> {
     if let Some(parent) = Path::new(path).parent() {
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)?;
     }
     fs::write(path, contents)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o444))

@@ -6,21 +6,39 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
 fn cstr(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
 }
 
-pub fn mount(source: Option<&str>, target: &str, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+pub fn mount(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
     let source = source.map(cstr).transpose()?;
     let target = cstr(target)?;
     let fstype = fstype.map(cstr).transpose()?;
     let data = data.map(cstr).transpose()?;
     let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
     // SAFETY: every pointer is either null or a NUL-terminated string alive for the call.
-    check(unsafe { libc::mount(ptr(&source), target.as_ptr(), ptr(&fstype), flags, ptr(&data).cast()) })?;
+    check(unsafe {
+        libc::mount(
+            ptr(&source),
+            target.as_ptr(),
+            ptr(&fstype),
+            flags,
+            ptr(&data).cast(),
+        )
+    })?;
     Ok(())
 }
 
@@ -35,8 +53,9 @@ pub fn umount_detach(target: &str) -> io::Result<()> {
 /// (the kernel refuses to clear locked flags from inside a user namespace).
 pub fn locked_mount_flags(path: &str) -> io::Result<libc::c_ulong> {
     let p = cstr(path)?;
-    // SAFETY: statvfs fills the zeroed struct on success; p is a valid C string.
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs fills `st` on success; p is a valid C string.
     check(unsafe { libc::statvfs(p.as_ptr(), &mut st) })?;
     let mut flags = 0;
     for (st_bit, ms_bit) in [
@@ -57,7 +76,9 @@ pub fn locked_mount_flags(path: &str) -> io::Result<libc::c_ulong> {
 pub fn pivot_root_here() -> io::Result<()> {
     let dot = c".";
     // SAFETY: pivot_root(".", ".") stacks the old root under the new one; both args are valid.
-    check(unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } as libc::c_int)?;
+    check(
+        unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } as libc::c_int,
+    )?;
     Ok(())
 }
 
@@ -70,7 +91,8 @@ pub fn sethostname(name: &str) -> io::Result<()> {
 /// Brings the loopback interface of this network namespace up.
 pub fn loopback_up() -> io::Result<()> {
     // SAFETY: plain socket creation; the fd is owned right away.
-    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: fd is a fresh, valid descriptor.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: an all-zero ifreq is valid; the name fits in IFNAMSIZ and the union member set is
@@ -79,7 +101,8 @@ pub fn loopback_up() -> io::Result<()> {
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
         *dst = *src as libc::c_char;
     }
-    req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as libc::c_short;
+    req.ifr_ifru.ifru_flags =
+        (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as libc::c_short;
     // SAFETY: SIOCSIFFLAGS takes a pointer to an ifreq, which lives across the call.
     check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) })?;
     Ok(())
@@ -100,8 +123,16 @@ pub fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
         for s in signals {
             libc::sigaddset(&mut set, *s);
         }
-        check(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()))?;
-        let fd = check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK))?;
+        check(libc::sigprocmask(
+            libc::SIG_BLOCK,
+            &set,
+            std::ptr::null_mut(),
+        ))?;
+        let fd = check(libc::signalfd(
+            -1,
+            &set,
+            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+        ))?;
         Ok(OwnedFd::from_raw_fd(fd))
     }
 }
@@ -114,7 +145,13 @@ pub fn read_signals(fd: &OwnedFd) -> Vec<u32> {
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         // SAFETY: the buffer is `info`, exactly `size` bytes.
-        let n = unsafe { libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
         if n as usize != size {
             return out;
         }
@@ -210,8 +247,8 @@ pub struct Unprivileged<'a> {
 
 impl Unprivileged<'_> {
     pub fn apply(&self) -> Result<(), (&'static str, io::Error)> {
-        // SAFETY (whole block): each call takes plain integers or pointers to locals that outlive
-        // it; failures are reported through errno and checked.
+        // SAFETY: each call takes plain integers or pointers to locals that outlive it; failures
+        // are reported through errno and checked.
         unsafe {
             check(libc::setsid()).map_err(|e| ("setsid", e))?;
             for cap in 0..64 {
@@ -223,11 +260,26 @@ impl Unprivileged<'_> {
             check(libc::setgroups(0, std::ptr::null())).map_err(|e| ("setgroups", e))?;
             check(libc::setresgid(self.gid, self.gid, self.gid)).map_err(|e| ("setresgid", e))?;
             check(libc::setresuid(self.uid, self.uid, self.uid)).map_err(|e| ("setresuid", e))?;
-            check(libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)).map_err(|e| ("clear ambient capabilities", e))?;
-            check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)).map_err(|e| ("no_new_privs", e))?;
-            let nofile = libc::rlimit { rlim_cur: self.nofile, rlim_max: self.nofile };
-            check(libc::setrlimit(libc::RLIMIT_NOFILE, &nofile)).map_err(|e| ("rlimit nofile", e))?;
-            let core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            check(libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            ))
+            .map_err(|e| ("clear ambient capabilities", e))?;
+            check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+                .map_err(|e| ("no_new_privs", e))?;
+            let nofile = libc::rlimit {
+                rlim_cur: self.nofile,
+                rlim_max: self.nofile,
+            };
+            check(libc::setrlimit(libc::RLIMIT_NOFILE, &nofile))
+                .map_err(|e| ("rlimit nofile", e))?;
+            let core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             check(libc::setrlimit(libc::RLIMIT_CORE, &core)).map_err(|e| ("rlimit core", e))?;
         }
         Ok(())
@@ -236,8 +288,11 @@ impl Unprivileged<'_> {
 
 /// Installs a seccomp filter given as `struct sock_filter` bytes. Must come last before exec.
 pub fn install_seccomp(bytes: &[u8]) -> io::Result<()> {
-    if bytes.is_empty() || bytes.len() % 8 != 0 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "seccomp program length is not a multiple of 8"));
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "seccomp program length is not a multiple of 8",
+        ));
     }
     let filter: Vec<libc::sock_filter> = bytes
         .chunks_exact(8)
@@ -248,9 +303,18 @@ pub fn install_seccomp(bytes: &[u8]) -> io::Result<()> {
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect();
-    let prog = libc::sock_fprog { len: filter.len() as libc::c_ushort, filter: filter.as_ptr() as *mut _ };
+    let prog = libc::sock_fprog {
+        len: filter.len() as libc::c_ushort,
+        filter: filter.as_ptr() as *mut _,
+    };
     // SAFETY: prog points at `filter`, alive across the call; the kernel copies the program.
-    check(unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const libc::sock_fprog) })?;
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        )
+    })?;
     Ok(())
 }
 
@@ -270,9 +334,15 @@ pub fn close_from(first: u32) {
 
 pub fn execve(argv: &[String], env: &[(String, String)]) -> io::Error {
     let c_argv: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_str())).collect();
-    let c_env: Result<Vec<CString>, _> = env.iter().map(|(k, v)| CString::new(format!("{k}={v}"))).collect();
+    let c_env: Result<Vec<CString>, _> = env
+        .iter()
+        .map(|(k, v)| CString::new(format!("{k}={v}")))
+        .collect();
     let (Ok(c_argv), Ok(c_env)) = (c_argv, c_env) else {
-        return io::Error::new(io::ErrorKind::InvalidInput, "argv or environment contains NUL");
+        return io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "argv or environment contains NUL",
+        );
     };
     let Some(prog) = c_argv.first() else {
         return io::Error::new(io::ErrorKind::InvalidInput, "empty argv");

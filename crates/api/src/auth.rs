@@ -27,22 +27,41 @@ struct Limit {
 fn limit_for(method: &Method, path: &str) -> Limit {
     let functions = path.trim_end_matches('/') == "/2015-03-31/functions";
     if *method == Method::POST && functions {
-        return Limit { bytes: CODE_BODY_LIMIT, code: "RequestEntityTooLargeException", operation: "CreateFunction" };
+        return Limit {
+            bytes: CODE_BODY_LIMIT,
+            code: "RequestEntityTooLargeException",
+            operation: "CreateFunction",
+        };
     }
     if *method == Method::PUT && path.ends_with("/code") {
-        return Limit { bytes: CODE_BODY_LIMIT, code: "RequestEntityTooLargeException", operation: "UpdateFunctionCode" };
+        return Limit {
+            bytes: CODE_BODY_LIMIT,
+            code: "RequestEntityTooLargeException",
+            operation: "UpdateFunctionCode",
+        };
     }
     if path.ends_with("/invocations") {
-        return Limit { bytes: BODY_LIMIT, code: "RequestTooLargeException", operation: "InvokeFunction" };
+        return Limit {
+            bytes: BODY_LIMIT,
+            code: "RequestTooLargeException",
+            operation: "InvokeFunction",
+        };
     }
-    Limit { bytes: BODY_LIMIT, code: "RequestEntityTooLargeException", operation: "this" }
+    Limit {
+        bytes: BODY_LIMIT,
+        code: "RequestEntityTooLargeException",
+        operation: "this",
+    }
 }
 
 fn too_large(limit: &Limit) -> Response {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         limit.code,
-        format!("Request must be smaller than {} bytes for the {} operation", limit.bytes, limit.operation),
+        format!(
+            "Request must be smaller than {} bytes for the {} operation",
+            limit.bytes, limit.operation
+        ),
     )
     .into_response()
 }
@@ -63,7 +82,11 @@ pub(crate) async fn verify(State(state): State<AppState>, req: Request, next: Ne
     let Ok(bytes) = axum::body::to_bytes(body, limit.bytes).await else {
         return too_large(&limit);
     };
-    let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
     let signed = bulkhead_sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -81,7 +104,8 @@ pub(crate) async fn verify(State(state): State<AppState>, req: Request, next: Ne
         }
     }
     drop(headers);
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Gives each request an id, a tracing span, and the `x-amzn-RequestId` response header.

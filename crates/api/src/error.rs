@@ -15,15 +15,27 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            message,
+        )
     }
 
     pub fn bad_content(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidRequestContentException", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            message,
+        )
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
@@ -31,7 +43,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "An internal error occurred. Try again.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "An internal error occurred. Try again.",
+        )
     }
 
     /// The botocore model names the member `Message` for these and `message` for the rest.
@@ -43,7 +59,11 @@ impl ApiError {
     }
 
     fn fault_type(&self) -> &'static str {
-        if self.status.is_server_error() { "Service" } else { "User" }
+        if self.status.is_server_error() {
+            "Service"
+        } else {
+            "User"
+        }
     }
 }
 
@@ -53,7 +73,8 @@ impl IntoResponse for ApiError {
         body.insert("Type".into(), self.fault_type().into());
         body.insert(self.message_key().into(), self.message.clone().into());
         let mut res = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
-        res.headers_mut().insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
+        res.headers_mut()
+            .insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
         res
     }
 }
@@ -64,11 +85,17 @@ impl From<RegistryError> for ApiError {
             RegistryError::Validation(v) => ApiError::validation(v.to_string()),
             RegistryError::InvalidParameter(m) => ApiError::invalid_parameter(m),
             RegistryError::BadContent(m) => ApiError::bad_content(m),
-            RegistryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", m),
-            RegistryError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "ResourceConflictException", m),
-            RegistryError::PreconditionFailed(m) => {
-                ApiError::new(StatusCode::PRECONDITION_FAILED, "PreconditionFailedException", m)
+            RegistryError::NotFound(m) => {
+                ApiError::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", m)
             }
+            RegistryError::Conflict(m) => {
+                ApiError::new(StatusCode::CONFLICT, "ResourceConflictException", m)
+            }
+            RegistryError::PreconditionFailed(m) => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailedException",
+                m,
+            ),
             internal => {
                 // Internal detail is logged once, here, and never sent.
                 tracing::error!(error = %error_chain(&internal), "registry failure");

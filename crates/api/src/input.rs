@@ -23,9 +23,13 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for Body<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body(T::default()));
         }
-        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut de).map(Body).map_err(|e| {
+            // The path names the member (`MemorySize`, `Code.ZipFile`), as AWS's messages do.
+            let at = e.path().to_string();
+            let inner = e.into_inner();
             ApiError::bad_content(format!(
-                "Could not parse request body into json: Could not parse payload into json: {e}"
+                "Could not parse request body into json: Could not parse payload into json: {inner} (member {at})"
             ))
         })
     }
@@ -53,7 +57,9 @@ impl Query {
         self.get(key)
             .map(|v| {
                 v.parse::<i64>().map_err(|_| {
-                    ApiError::validation(ValidationError::new(field, v, "Member must be an integer").to_string())
+                    ApiError::validation(
+                        ValidationError::new(field, v, "Member must be an integer").to_string(),
+                    )
                 })
             })
             .transpose()
@@ -81,7 +87,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(h) = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok())
+            && let Some(h) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
             && let Ok(b) = u8::from_str_radix(h, 16)
         {
             out.push(b);

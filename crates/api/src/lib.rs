@@ -23,18 +23,37 @@ pub use error::ApiError;
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub verifier: Arc<Verifier>,
+    /// Signs the download URLs GetFunction hands out; random per process, so a restart
+    /// invalidates old URLs (AWS's last ten minutes anyway).
+    pub url_key: Arc<[u8; 32]>,
+}
+
+impl AppState {
+    pub fn new(registry: Arc<Registry>, verifier: Arc<Verifier>) -> Self {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self {
+            registry,
+            verifier,
+            url_key: Arc::new(key),
+        }
+    }
 }
 
 /// The whole API: routes, then SigV4 verification and request ids around them.
 pub fn app(state: AppState) -> Router {
-    routes::router()
-        .fallback(routes::unknown_operation)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::verify))
+    let signed = routes::router().fallback(routes::unknown_operation).layer(
+        axum::middleware::from_fn_with_state(state.clone(), auth::verify),
+    );
+    Router::new()
+        // Pre-signed by the server itself, like AWS's S3 code locations: no SigV4 header.
+        .merge(routes::code_download())
+        .merge(signed)
         .layer(axum::middleware::from_fn(auth::request_id))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
-
 
 /// Serves the API on `listener` until `shutdown` completes, then drains open requests.
 pub async fn serve(
@@ -42,7 +61,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 #[cfg(test)]

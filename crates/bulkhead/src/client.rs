@@ -12,7 +12,12 @@ use crate::keys;
 #[derive(clap::Args, Clone)]
 pub struct Connection {
     /// The server's base URL.
-    #[arg(long, global = true, env = "BULKHEAD_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    #[arg(
+        long,
+        global = true,
+        env = "BULKHEAD_ENDPOINT",
+        default_value = "http://127.0.0.1:9000"
+    )]
     pub endpoint: String,
     /// Signing region.
     #[arg(long, global = true, env = "AWS_REGION", default_value = "us-east-1")]
@@ -55,26 +60,64 @@ impl Client {
         }
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let creds = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => Credentials { access_key_id: id, secret_access_key: secret, session_token: env("AWS_SESSION_TOKEN") },
+            (Some(id), Some(secret)) => Credentials {
+                access_key_id: id,
+                secret_access_key: secret,
+                session_token: env("AWS_SESSION_TOKEN"),
+            },
             _ => Credentials {
                 access_key_id: keys::LOCAL_ACCESS_KEY_ID.into(),
                 secret_access_key: keys::LOCAL_SECRET_ACCESS_KEY.into(),
                 session_token: None,
             },
         };
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Ok(Self { agent, base, authority, region: conn.region.clone(), creds })
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            base,
+            authority,
+            region: conn.region.clone(),
+            creds,
+        })
     }
 
     /// Sends a signed request; `path` is already percent-encoded, `query` too.
-    pub fn call(&self, method: &str, path: &str, query: &str, body: Option<&Value>) -> anyhow::Result<Option<Value>> {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Option<Value>> {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let headers: Vec<(&str, &[u8])> = vec![("host", self.authority.as_bytes())];
-        let req = bulkhead_sigv4::Request { method, path, query, headers: &headers, payload: Payload::Bytes(&body) };
-        let params = SigningParams { region: &self.region, service: "lambda", time: SystemTime::now(), options: SignOptions::default() };
-        let sig = bulkhead_sigv4::sign(&req, &self.creds, &params).context("signing the request")?;
-        let uri = if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
-        let mut builder = ureq::http::Request::builder().method(method).uri(&uri).header("host", &self.authority);
+        let req = bulkhead_sigv4::Request {
+            method,
+            path,
+            query,
+            headers: &headers,
+            payload: Payload::Bytes(&body),
+        };
+        let params = SigningParams {
+            region: &self.region,
+            service: "lambda",
+            time: SystemTime::now(),
+            options: SignOptions::default(),
+        };
+        let sig =
+            bulkhead_sigv4::sign(&req, &self.creds, &params).context("signing the request")?;
+        let uri = if query.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query}", self.base)
+        };
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("host", &self.authority);
         for (k, v) in &sig.headers {
             builder = builder.header(*k, v);
         }
@@ -82,11 +125,27 @@ impl Client {
             builder = builder.header("content-type", "application/json");
         }
         let request = builder.body(body).context("building the request")?;
-        let mut res = self.agent.run(request).with_context(|| format!("connecting to {}", self.base))?;
+        let mut res = self
+            .agent
+            .run(request)
+            .with_context(|| format!("connecting to {}", self.base))?;
         let status = res.status().as_u16();
-        let error_code = res.headers().get("x-amzn-ErrorType").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let text = res.body_mut().with_config().limit(64 << 20).read_to_string().context("reading the response")?;
-        let json: Option<Value> = if text.trim().is_empty() { None } else { serde_json::from_str(&text).ok() };
+        let error_code = res
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = res
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .context("reading the response")?;
+        let json: Option<Value> = if text.trim().is_empty() {
+            None
+        } else {
+            serde_json::from_str(&text).ok()
+        };
         if (200..300).contains(&status) {
             return Ok(json);
         }
@@ -96,8 +155,15 @@ impl Client {
             .and_then(Value::as_str)
             .unwrap_or(text.trim())
             .to_owned();
-        let code = error_code.map(|c| c.split([':', '#']).next().unwrap_or_default().to_owned()).unwrap_or_else(|| "HttpError".into());
-        Err(ApiFailure { status, code, message }.into())
+        let code = error_code
+            .map(|c| c.split([':', '#']).next().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| "HttpError".into());
+        Err(ApiFailure {
+            status,
+            code,
+            message,
+        }
+        .into())
     }
 }
 

@@ -23,7 +23,10 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<HashMap<String, String>
         };
         let (id, secret) = (id.trim(), secret.trim());
         if id.is_empty() || secret.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            bail!("{origin}: entry {} has an empty or non-alphanumeric access key id, or an empty secret", i + 1);
+            bail!(
+                "{origin}: entry {} has an empty or non-alphanumeric access key id, or an empty secret",
+                i + 1
+            );
         }
         keys.insert(id.to_owned(), secret.to_owned());
     }
@@ -33,7 +36,8 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<HashMap<String, String>
 pub fn load(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<HashMap<String, String>> {
     let mut keys = HashMap::new();
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading access keys from {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading access keys from {}", path.display()))?;
         keys.extend(parse(&text, &path.display().to_string())?);
     }
     if let Some(text) = env {

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bulkhead", version, about = "A self-hosted, Lambda-compatible function platform with per-tenant isolation")]
+#[command(
+    name = "bulkhead",
+    version,
+    about = "A self-hosted, Lambda-compatible function platform with per-tenant isolation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +30,8 @@ enum Command {
     /// Create, inspect, change and delete functions on a running server.
     #[command(subcommand)]
     Function(commands::function::FunctionCommand),
+    /// Report what this host supports (namespaces, cgroups, seccomp, KVM) and what is missing.
+    Doctor,
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Function(cmd) => commands::function::run(cmd),
+        Command::Doctor => commands::doctor::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,5 +55,8 @@ fn main() -> ExitCode {
 
 /// `bulkhead function list | head` closes our stdout early; that is success, not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

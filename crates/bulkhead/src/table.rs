@@ -9,10 +9,14 @@ pub fn print(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> std
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
-        let text: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        writeln!(out, "{}", text.join("  ").trim_end())
-    };
+    let line =
+        |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> std::io::Result<()> {
+            let text: Vec<String> = cells
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            writeln!(out, "{}", text.join("  ").trim_end())
+        };
     line(out, &mut header.iter().copied())?;
     for row in rows {
         line(out, &mut row.iter().map(String::as_str))?;
@@ -34,9 +38,19 @@ mod tests {
     #[test]
     fn columns_line_up() {
         let mut out = Vec::new();
-        super::print(&mut out, &["NAME", "MEMORY"], &[vec!["a-long-name".into(), "128".into()], vec!["b".into(), "10240".into()]])
-            .expect("write");
+        super::print(
+            &mut out,
+            &["NAME", "MEMORY"],
+            &[
+                vec!["a-long-name".into(), "128".into()],
+                vec!["b".into(), "10240".into()],
+            ],
+        )
+        .expect("write");
         let text = String::from_utf8(out).expect("utf8");
-        assert_eq!(text, "NAME         MEMORY\na-long-name  128\nb            10240\n");
+        assert_eq!(
+            text,
+            "NAME         MEMORY\na-long-name  128\nb            10240\n"
+        );
     }
 }

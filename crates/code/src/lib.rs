@@ -24,26 +24,38 @@
 //! knowledge of functions or tenants, makes it easy to audit and to fuzz. The rules, in the order
 //! they are applied:
 //!
-//! 1. The zip must be non-empty and smaller than [`Limits::max_zipped`].
-//! 2. The central directory is read into a plan (`plan.rs`) before anything is written: names are split into plain components (no `..`, no absolute paths, no drive
-//!    letters or backslashes, no NUL, `NAME_MAX`/`PATH_MAX` respected); duplicates and
-//!    file-versus-directory conflicts are refused; devices, FIFOs and sockets are refused;
-//!    symlinks must resolve inside the tree without passing through another symlink; declared
-//!    sizes must add up to less than [`Limits::max_unzipped`]; entries, counting implied
-//!    directories, must not exceed [`Limits::max_entries`].
-//! 3. Files are streamed (64 KiB at a time) into a private temp dir. Declared sizes are not
+//! 1. The zip must be non-empty and smaller than [`Limits::max_zipped`]; the entry count its
+//!    trailer declares must not exceed [`Limits::max_entries`] (checked on the raw bytes, so a
+//!    huge central directory is never parsed).
+//! 2. The central directory is read into a plan (`plan.rs`) before anything is written. Names
+//!    are split into plain components: no `..` (anywhere), no absolute paths, no drive letters,
+//!    no backslashes, no NUL, `NAME_MAX` and `PATH_MAX` respected. Duplicates (also after
+//!    dropping `.` and empty components) and file-versus-directory conflicts are refused, and so
+//!    are devices, FIFOs, sockets, encryption and methods other than stored and deflate.
+//!    Symlinks must resolve inside the tree, from their own directory, without passing through
+//!    or ending at another symlink. Declared sizes must add up to less than
+//!    [`Limits::max_unzipped`]; files, symlinks and directories (implied ones included) must not
+//!    exceed [`Limits::max_entries`].
+//! 3. Files are streamed, 64 KiB at a time, into a private temp dir. Declared sizes are not
 //!    trusted: every entry must produce exactly its declared size with a good CRC, and the bytes
 //!    actually decompressed are counted across all entries against the limit.
-//! 4. Modes: only the execute bits of a Unix mode are honoured; setuid, setgid, sticky and write
-//!    bits never reach the disk. Symlinks are created last, so no write ever follows one.
+//! 4. Modes: only the execute bits of a Unix mode are honoured (any x bit gives 0555, else
+//!    0444); setuid, setgid, sticky and write bits never reach the disk. Zips without a Unix mode
+//!    (Windows tools) get 0444 files, `bootstrap` included: the zip did not ask for execution.
+//!    Symlinks are created last, so no write ever goes through one.
+//!
+//! An archive with no file or symlink (a bare 22-byte trailer, or only directories) is refused
+//! with AWS's "Uploaded file must be a non-empty zip"; AWS is reported to say so for the bare
+//! trailer, the directories-only case is UNCONFIRMED.
 //!
 //! # Alternatives rejected
 //!
 //! - **Shelling out to `unzip`/`bsdtar`**: another process and another parser whose handling of
 //!   hostile names and symlinks differs between versions; the limits would be enforced after
 //!   the fact, if at all.
-//! - **`ZipArchive::extract`** from the `zip` crate: it follows its own policy for symlinks and
-//!   permissions, trusts declared sizes for its limit, and leaves partial trees on error.
+//! - **`ZipArchive::extract`** from the `zip` crate: its policies for modes, symlinks, devices
+//!   and duplicate names are its own, and it writes in place, so a failure leaves a partial
+//!   tree.
 //! - **`async_zip`**: the API is async, but extraction is disk and CPU work that belongs on a
 //!   blocking thread anyway (the registry calls us under `spawn_blocking`).
 //! - **Keeping only the zip and unpacking per sandbox**: every cold start would pay for the
@@ -52,6 +64,12 @@
 //!   bytes free, and lets versions share one tree.
 //! - **An fsync per file**: correct but slow for packages of thousands of files; one `syncfs(2)`
 //!   before the commit rename gives the same guarantee.
+//!
+//! # Fuzzing
+//!
+//! Property tests run with `cargo test`. A cargo-fuzz target lives in `fuzz/`, outside the
+//! workspace: `cd crates/code/fuzz && cargo +nightly fuzz run put_zip -- -max_total_time=300`
+//! (after `cargo install cargo-fuzz`).
 
 mod error;
 mod names;

@@ -921,7 +921,10 @@ mod tests {
         let at = liar.len() - 12;
         liar[at..at + 2].copy_from_slice(&60_000u16.to_le_bytes());
         let err = refused(&tmp, &store, &liar);
-        assert!(matches!(err, CodeError::TooManyEntries { limit: 3 }), "{err:?}");
+        assert!(
+            matches!(err, CodeError::TooManyEntries { limit: 3 }),
+            "{err:?}"
+        );
         // Three entries are fine.
         let ok = Raw::new()
             .with(file("a", b""))

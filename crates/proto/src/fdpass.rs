@@ -21,7 +21,10 @@ pub fn send<T: Serialize>(sock: &impl AsRawFd, msg: &T, fds: &[RawFd]) -> Result
     if fds.len() > MAX_FDS {
         return Err(ProtoError::Io(io::Error::from(io::ErrorKind::InvalidInput)));
     }
-    let mut iov = libc::iovec { iov_base: body.as_ptr() as *mut libc::c_void, iov_len: body.len() };
+    let mut iov = libc::iovec {
+        iov_base: body.as_ptr() as *mut libc::c_void,
+        iov_len: body.len(),
+    };
     // u64 alignment satisfies cmsghdr's; sized for MAX_FDS descriptors.
     let mut cmsg_buf = [0u64; 8];
     // SAFETY: zeroed msghdr is a valid "no name, no control" header; every pointer set below
@@ -30,7 +33,7 @@ pub fn send<T: Serialize>(sock: &impl AsRawFd, msg: &T, fds: &[RawFd]) -> Result
     hdr.msg_iov = &mut iov;
     hdr.msg_iovlen = 1;
     if !fds.is_empty() {
-        let fd_bytes = size_of::<RawFd>() * fds.len();
+        let fd_bytes = std::mem::size_of_val(fds);
         // SAFETY: CMSG_SPACE is a pure size computation.
         let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
         hdr.msg_control = cmsg_buf.as_mut_ptr().cast();
@@ -42,7 +45,11 @@ pub fn send<T: Serialize>(sock: &impl AsRawFd, msg: &T, fds: &[RawFd]) -> Result
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
             (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as usize;
-            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast::<RawFd>(), fds.len());
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                fds.len(),
+            );
         }
     }
     loop {
@@ -62,7 +69,10 @@ pub fn send<T: Serialize>(sock: &impl AsRawFd, msg: &T, fds: &[RawFd]) -> Result
 /// A non-blocking socket with nothing to read gives `Io(WouldBlock)`.
 pub fn recv<T: DeserializeOwned>(sock: &impl AsRawFd) -> Result<(T, Vec<OwnedFd>), ProtoError> {
     let mut body = vec![0u8; MAX_FRAME];
-    let mut iov = libc::iovec { iov_base: body.as_mut_ptr().cast(), iov_len: body.len() };
+    let mut iov = libc::iovec {
+        iov_base: body.as_mut_ptr().cast(),
+        iov_len: body.len(),
+    };
     let mut cmsg_buf = [0u64; 8];
     // SAFETY: as in `send`: a zeroed header, then pointers to live local buffers.
     let mut hdr: libc::msghdr = unsafe { zeroed() };
@@ -89,7 +99,8 @@ pub fn recv<T: DeserializeOwned>(sock: &impl AsRawFd) -> Result<(T, Vec<OwnedFd>
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
+                let count =
+                    ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
                 for i in 0..count {
                     fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
                 }

@@ -21,7 +21,7 @@ pub const MAX_FRAME: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HostMsg {
     /// Build the root filesystem, then start the runtime.
-    Start(StartSpec),
+    Start(Box<StartSpec>),
     /// Stop the runtime: SIGTERM, then SIGKILL after `grace_ms`.
     Shutdown { grace_ms: u64 },
 }
@@ -36,7 +36,10 @@ pub enum AgentMsg {
     /// A connection to the Runtime API; the connected socket is attached.
     RuntimeApiConnection,
     /// The runtime exited; the agent exits next with the same status.
-    RuntimeExited { code: Option<i32>, signal: Option<i32> },
+    RuntimeExited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
     /// A setup step failed; nothing of the function ran.
     SetupFailed { step: String, error: String },
 }

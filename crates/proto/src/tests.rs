@@ -8,13 +8,23 @@ fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: socketpair writes two fds into the array on success.
     #[allow(unsafe_code)]
-    let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
     assert_eq!(rc, 0);
     // SAFETY: both fds were just created and are owned by nobody else.
     #[allow(unsafe_code)]
     unsafe {
         use std::os::fd::FromRawFd;
-        (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1]))
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
     }
 }
 
@@ -22,11 +32,25 @@ fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
 fn frames_round_trip_with_their_boundaries() {
     let (a, b) = seqpacket_pair();
     send(&a, &AgentMsg::Waiting, &[]).expect("send");
-    send(&a, &AgentMsg::RuntimeExited { code: Some(1), signal: None }, &[]).expect("send");
+    send(
+        &a,
+        &AgentMsg::RuntimeExited {
+            code: Some(1),
+            signal: None,
+        },
+        &[],
+    )
+    .expect("send");
     let (m1, _): (AgentMsg, _) = recv(&b).expect("recv");
     let (m2, _): (AgentMsg, _) = recv(&b).expect("recv");
     assert_eq!(m1, AgentMsg::Waiting);
-    assert_eq!(m2, AgentMsg::RuntimeExited { code: Some(1), signal: None });
+    assert_eq!(
+        m2,
+        AgentMsg::RuntimeExited {
+            code: Some(1),
+            signal: None
+        }
+    );
 }
 
 #[test]

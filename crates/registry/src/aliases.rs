@@ -1,7 +1,9 @@
 use bulkhead_model::{FunctionRef, Qualifier, ValidationError};
 use bulkhead_store::{AliasRow, Tx};
 
-use crate::functions::{check_revision, decode_marker, encode_marker, page_size, parse_doc, revision, to_doc};
+use crate::functions::{
+    check_revision, decode_marker, encode_marker, page_size, parse_doc, revision, to_doc,
+};
 use crate::validate::required;
 use crate::{AliasConfig, AliasInput, Page, Registry, RegistryError, Result, RoutingConfig};
 
@@ -10,7 +12,9 @@ fn alias_name(raw: &str) -> Result<String> {
     if raw.is_empty() || raw.len() > 128 {
         return Err(ValidationError::max_len("name", raw, 128).into());
     }
-    let ok = raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    let ok = raw
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !raw.bytes().all(|b| b.is_ascii_digit());
     if !ok {
         return Err(ValidationError::pattern("name", raw, PATTERN).into());
@@ -24,24 +28,40 @@ impl Registry {
     }
 
     fn alias_not_found(&self, function: &str, alias: &str) -> RegistryError {
-        RegistryError::NotFound(format!("Alias not found: {}", self.alias_arn(function, alias)))
+        RegistryError::NotFound(format!(
+            "Alias not found: {}",
+            self.alias_arn(function, alias)
+        ))
     }
 
     /// Checks that an alias's target version and routing weights name published versions.
-    fn check_target(&self, tx: &Tx<'_>, function: &str, version: &str, routing: Option<&RoutingConfig>) -> Result<()> {
+    fn check_target(
+        &self,
+        tx: &Tx<'_>,
+        function: &str,
+        version: &str,
+        routing: Option<&RoutingConfig>,
+    ) -> Result<()> {
         let exists = |v: &str| -> Result<bool> {
             Ok(match Qualifier::parse(v) {
                 Ok(Qualifier::Latest) => true,
                 Ok(Qualifier::Version(n)) => tx.version(function, n)?.is_some(),
                 _ => {
-                    return Err(ValidationError::pattern("functionVersion", v, "(\\$LATEST|[0-9]+)").into());
+                    return Err(ValidationError::pattern(
+                        "functionVersion",
+                        v,
+                        "(\\$LATEST|[0-9]+)",
+                    )
+                    .into());
                 }
             })
         };
         if !exists(version)? {
             return Err(self.not_found(function, Some(version)));
         }
-        let Some(routing) = routing else { return Ok(()) };
+        let Some(routing) = routing else {
+            return Ok(());
+        };
         if routing.additional_version_weights.len() > 1 {
             return Err(RegistryError::InvalidParameter(
                 "An alias can route to at most one additional version.".into(),
@@ -76,7 +96,11 @@ impl Registry {
     pub fn create_alias(&self, fref: &FunctionRef, input: AliasInput) -> Result<AliasConfig> {
         let name = alias_name(&required(input.name, "name")?)?;
         let version = required(input.function_version, "functionVersion")?;
-        let description = input.description.as_deref().map(crate::validate::description).transpose()?;
+        let description = input
+            .description
+            .as_deref()
+            .map(crate::validate::description)
+            .transpose()?;
         let function = fref.name.as_str();
         self.store.transact(|tx| {
             self.function_row(tx, &fref.name)?;
@@ -89,7 +113,12 @@ impl Registry {
                 routing_config: input.routing_config.clone(),
                 revision_id: revision(),
             };
-            let row = AliasRow { function: function.into(), name: name.clone(), version: version.clone(), config: to_doc(&config) };
+            let row = AliasRow {
+                function: function.into(),
+                name: name.clone(),
+                version: version.clone(),
+                config: to_doc(&config),
+            };
             tx.insert_alias(&row).map_err(|e| match e {
                 bulkhead_store::StoreError::Conflict => {
                     RegistryError::Conflict(format!("Alias already exists: {}", config.alias_arn))
@@ -104,7 +133,9 @@ impl Registry {
         let function = fref.name.as_str();
         self.store.transact(|tx| {
             self.function_row(tx, &fref.name)?;
-            let row = tx.alias(function, alias)?.ok_or_else(|| self.alias_not_found(function, alias))?;
+            let row = tx
+                .alias(function, alias)?
+                .ok_or_else(|| self.alias_not_found(function, alias))?;
             parse_doc(&row.config, alias)
         })
     }
@@ -135,7 +166,9 @@ impl Registry {
                         continue;
                     }
                     if items.len() == limit {
-                        next_marker = items.last().map(|a: &AliasConfig| encode_marker(&a.name, None));
+                        next_marker = items
+                            .last()
+                            .map(|a: &AliasConfig| encode_marker(&a.name, None));
                         break 'scan;
                     }
                     items.push(parse_doc(&row.config, &row.name)?);
@@ -145,12 +178,23 @@ impl Registry {
         })
     }
 
-    pub fn update_alias(&self, fref: &FunctionRef, alias: &str, input: AliasInput) -> Result<AliasConfig> {
+    pub fn update_alias(
+        &self,
+        fref: &FunctionRef,
+        alias: &str,
+        input: AliasInput,
+    ) -> Result<AliasConfig> {
         let function = fref.name.as_str();
-        let description = input.description.as_deref().map(crate::validate::description).transpose()?;
+        let description = input
+            .description
+            .as_deref()
+            .map(crate::validate::description)
+            .transpose()?;
         self.store.transact(|tx| {
             self.function_row(tx, &fref.name)?;
-            let mut row = tx.alias(function, alias)?.ok_or_else(|| self.alias_not_found(function, alias))?;
+            let mut row = tx
+                .alias(function, alias)?
+                .ok_or_else(|| self.alias_not_found(function, alias))?;
             let mut config: AliasConfig = parse_doc(&row.config, alias)?;
             check_revision(input.revision_id.as_deref(), &config.revision_id)?;
             if let Some(v) = &input.function_version {
@@ -160,9 +204,15 @@ impl Registry {
                 config.description = d;
             }
             if let Some(r) = &input.routing_config {
-                config.routing_config = (!r.additional_version_weights.is_empty()).then(|| r.clone());
+                config.routing_config =
+                    (!r.additional_version_weights.is_empty()).then(|| r.clone());
             }
-            self.check_target(tx, function, &config.function_version, config.routing_config.as_ref())?;
+            self.check_target(
+                tx,
+                function,
+                &config.function_version,
+                config.routing_config.as_ref(),
+            )?;
             config.revision_id = revision();
             row.version = config.function_version.clone();
             row.config = to_doc(&config);

@@ -1,15 +1,30 @@
 use bulkhead_model::{FunctionRef, ValidationError};
 
 use crate::validate::required;
-use crate::{AccountLimit, AccountSettings, AccountUsage, Concurrency, ConcurrencyInput, Registry, RegistryError, Result};
+use crate::{
+    AccountLimit, AccountSettings, AccountUsage, Concurrency, ConcurrencyInput, Registry,
+    RegistryError, Result,
+};
 
 /// Lambda keeps this much of the account's concurrency unreserved for functions without a reservation.
 const MIN_UNRESERVED: u32 = 100;
 
 impl Registry {
-    pub fn put_concurrency(&self, fref: &FunctionRef, input: ConcurrencyInput) -> Result<Concurrency> {
-        let wanted = required(input.reserved_concurrent_executions, "reservedConcurrentExecutions")?;
-        let wanted = ValidationError::check_range("reservedConcurrentExecutions", wanted, 0, i64::from(u32::MAX))? as u32;
+    pub fn put_concurrency(
+        &self,
+        fref: &FunctionRef,
+        input: ConcurrencyInput,
+    ) -> Result<Concurrency> {
+        let wanted = required(
+            input.reserved_concurrent_executions,
+            "reservedConcurrentExecutions",
+        )?;
+        let wanted = ValidationError::check_range(
+            "reservedConcurrentExecutions",
+            wanted,
+            0,
+            i64::from(u32::MAX),
+        )? as u32;
         let limit = self.settings.account_concurrency;
         self.store.transact(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
@@ -28,7 +43,9 @@ impl Registry {
     pub fn get_concurrency(&self, fref: &FunctionRef) -> Result<Concurrency> {
         self.store.transact(|tx| {
             let row = self.function_row(tx, &fref.name)?;
-            Ok(Concurrency { reserved_concurrent_executions: row.reserved_concurrency })
+            Ok(Concurrency {
+                reserved_concurrent_executions: row.reserved_concurrency,
+            })
         })
     }
 
@@ -44,7 +61,11 @@ impl Registry {
     pub fn account_settings(&self) -> Result<AccountSettings> {
         let limits = bulkhead_code::Limits::default();
         let (reserved, count, code_size) = self.store.transact(|tx| {
-            Ok::<_, RegistryError>((tx.reserved_concurrency_sum(None)?, tx.function_count()?, self.total_code_size(tx)?))
+            Ok::<_, RegistryError>((
+                tx.reserved_concurrency_sum(None)?,
+                tx.function_count()?,
+                self.total_code_size(tx)?,
+            ))
         })?;
         let limit = self.settings.account_concurrency;
         Ok(AccountSettings {
@@ -53,9 +74,13 @@ impl Registry {
                 code_size_unzipped: limits.max_unzipped,
                 code_size_zipped: limits.max_zipped,
                 concurrent_executions: limit,
-                unreserved_concurrent_executions: limit.saturating_sub(reserved.min(u64::from(limit)) as u32),
+                unreserved_concurrent_executions: limit
+                    .saturating_sub(reserved.min(u64::from(limit)) as u32),
             },
-            account_usage: AccountUsage { total_code_size: code_size, function_count: count },
+            account_usage: AccountUsage {
+                total_code_size: code_size,
+                function_count: count,
+            },
         })
     }
 }
@@ -67,12 +92,18 @@ impl Registry {
         let mut after: Option<String> = None;
         loop {
             let rows = tx.functions(after.as_deref(), 500)?;
-            let Some(last) = rows.last() else { return Ok(total) };
+            let Some(last) = rows.last() else {
+                return Ok(total);
+            };
             after = Some(last.name.clone());
             for row in rows {
-                total += crate::functions::parse_doc::<crate::FunctionConfig>(&row.config, &row.name)?.code_size;
+                total +=
+                    crate::functions::parse_doc::<crate::FunctionConfig>(&row.config, &row.name)?
+                        .code_size;
                 for v in tx.versions(&row.name, 0, usize::MAX >> 1)? {
-                    total += crate::functions::parse_doc::<crate::FunctionConfig>(&v.config, &row.name)?.code_size;
+                    total +=
+                        crate::functions::parse_doc::<crate::FunctionConfig>(&v.config, &row.name)?
+                            .code_size;
                 }
             }
         }

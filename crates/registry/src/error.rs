@@ -26,13 +26,21 @@ pub enum RegistryError {
     #[error("store")]
     Store(#[from] StoreError),
     #[error("stored document {what} is unreadable")]
-    Corrupt { what: String, #[source] source: serde_json::Error },
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("a registry lock was poisoned by a panic")]
     Poisoned,
 }
 
 impl From<CodeError> for RegistryError {
     fn from(e: CodeError) -> Self {
-        if e.is_user_error() { RegistryError::InvalidParameter(e.aws_message()) } else { RegistryError::Code(e) }
+        if e.is_user_error() {
+            RegistryError::InvalidParameter(e.aws_message())
+        } else {
+            RegistryError::Code(e)
+        }
     }
 }

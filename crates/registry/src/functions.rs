@@ -5,9 +5,9 @@ use bulkhead_store::{FunctionRow, Tx};
 
 use crate::validate::{self, required, unsupported};
 use crate::{
-    AliasConfig, CreateFunctionInput, Environment, EnvironmentInput, EphemeralStorage, FunctionConfig,
-    FunctionDetails, LoggingConfig, Page, Registry, RegistryError, Result, SnapStart, SnapStartInput,
-    TenancyConfig, TracingConfig, UpdateCodeInput, UpdateConfigInput,
+    AliasConfig, CreateFunctionInput, Environment, EnvironmentInput, EphemeralStorage,
+    FunctionConfig, FunctionDetails, LoggingConfig, Page, Registry, RegistryError, Result,
+    SnapStart, SnapStartInput, TenancyConfig, TracingConfig, UpdateCodeInput, UpdateConfigInput,
 };
 
 const DEFAULT_TIMEOUT_S: u32 = 3;
@@ -31,7 +31,9 @@ pub(crate) fn now() -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
     );
-    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
 }
 
 pub(crate) fn revision() -> String {
@@ -39,7 +41,10 @@ pub(crate) fn revision() -> String {
 }
 
 pub(crate) fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str, what: &str) -> Result<T> {
-    serde_json::from_str(doc).map_err(|source| RegistryError::Corrupt { what: what.to_owned(), source })
+    serde_json::from_str(doc).map_err(|source| RegistryError::Corrupt {
+        what: what.to_owned(),
+        source,
+    })
 }
 
 pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> String {
@@ -73,7 +78,9 @@ fn decode_zip(b64: &str) -> Result<Vec<u8>> {
 }
 
 fn environment(input: Option<EnvironmentInput>) -> Result<Option<Environment>> {
-    let Some(vars) = input.and_then(|e| e.variables) else { return Ok(None) };
+    let Some(vars) = input.and_then(|e| e.variables) else {
+        return Ok(None);
+    };
     validate::environment(&vars)?;
     Ok((!vars.is_empty()).then_some(Environment { variables: vars }))
 }
@@ -98,7 +105,10 @@ fn snap_start(input: Option<SnapStartInput>, tenancy: Option<TenancyMode>) -> Re
 
 fn layers(input: Option<&Vec<String>>) -> Result<()> {
     match input {
-        Some(l) if !l.is_empty() => Err(unsupported("Layers", "include dependencies in the code package")),
+        Some(l) if !l.is_empty() => Err(unsupported(
+            "Layers",
+            "include dependencies in the code package",
+        )),
         _ => Ok(()),
     }
 }
@@ -108,45 +118,73 @@ impl Registry {
         let name = FunctionName::parse(&required(input.function_name, "functionName")?)?;
         let role = validate::role(&required(input.role, "role")?)?;
         let runtime = validate::runtime(&required(input.runtime, "runtime")?)?;
-        let handler = input.handler.as_deref().map(validate::handler).transpose()?;
+        let handler = input
+            .handler
+            .as_deref()
+            .map(validate::handler)
+            .transpose()?;
         validate::handler_for(runtime, handler.as_ref())?;
         let code = required(input.code, "code")?;
-        let description = input.description.as_deref().map(validate::description).transpose()?;
-        let timeout = input.timeout.map(validate::timeout).transpose()?.unwrap_or(DEFAULT_TIMEOUT_S);
-        let memory = input.memory_size.map(validate::memory).transpose()?.unwrap_or(DEFAULT_MEMORY_MB);
+        let description = input
+            .description
+            .as_deref()
+            .map(validate::description)
+            .transpose()?;
+        let timeout = input
+            .timeout
+            .map(validate::timeout)
+            .transpose()?
+            .unwrap_or(DEFAULT_TIMEOUT_S);
+        let memory = input
+            .memory_size
+            .map(validate::memory)
+            .transpose()?
+            .unwrap_or(DEFAULT_MEMORY_MB);
         let ephemeral = match input.ephemeral_storage {
             Some(e) => validate::ephemeral(required(e.size, "ephemeralStorage.size")?)?,
             None => DEFAULT_EPHEMERAL_MB,
         };
         let tenancy = match input.tenancy_config {
-            Some(t) => match required(t.tenant_isolation_mode, "tenancyConfig.tenantIsolationMode")?.as_str() {
-                "PER_TENANT" => Some(TenancyMode::PerTenant),
-                other => {
-                    return Err(ValidationError::new(
-                        "tenancyConfig.tenantIsolationMode",
-                        other,
-                        "Member must satisfy enum value set: [PER_TENANT]",
-                    )
-                    .into());
+            Some(t) => {
+                match required(t.tenant_isolation_mode, "tenancyConfig.tenantIsolationMode")?
+                    .as_str()
+                {
+                    "PER_TENANT" => Some(TenancyMode::PerTenant),
+                    other => {
+                        return Err(ValidationError::new(
+                            "tenancyConfig.tenantIsolationMode",
+                            other,
+                            "Member must satisfy enum value set: [PER_TENANT]",
+                        )
+                        .into());
+                    }
                 }
-            },
+            }
             None => None,
         };
         let environment = environment(input.environment)?;
-        let architectures = validate::architectures(input.architectures.as_deref().unwrap_or_default())?;
+        let architectures =
+            validate::architectures(input.architectures.as_deref().unwrap_or_default())?;
         snap_start(input.snap_start, tenancy)?;
         layers(input.layers.as_ref())?;
         if input.package_type.as_deref().is_some_and(|p| p != "Zip") || code.image_uri.is_some() {
             return Err(unsupported("PackageType Image", "upload a .zip package"));
         }
         if code.s3_bucket.is_some() || code.s3_key.is_some() {
-            return Err(unsupported("Code.S3Bucket", "upload the package inline as Code.ZipFile"));
+            return Err(unsupported(
+                "Code.S3Bucket",
+                "upload the package inline as Code.ZipFile",
+            ));
         }
         let zip = decode_zip(&required(code.zip_file, "code.zipFile")?)?;
         let tags = input.tags.unwrap_or_default();
 
         let _code_guard = self.code_gc.read().map_err(|_| RegistryError::Poisoned)?;
-        if self.store.transact(|tx| tx.function(name.as_str()))?.is_some() {
+        if self
+            .store
+            .transact(|tx| tx.function(name.as_str()))?
+            .is_some()
+        {
             return Err(self.already_exists(&name));
         }
         let package = self.code.put_zip(&zip)?;
@@ -164,16 +202,26 @@ impl Registry {
             code_sha256: package.sha256_base64.clone(),
             version: Qualifier::LATEST.into(),
             environment,
-            tracing_config: TracingConfig { mode: "PassThrough".into() },
+            tracing_config: TracingConfig {
+                mode: "PassThrough".into(),
+            },
             revision_id: revision(),
             state: "Active".into(),
             last_update_status: "Successful".into(),
             package_type: "Zip".into(),
             architectures,
             ephemeral_storage: EphemeralStorage { size: ephemeral },
-            logging_config: LoggingConfig { log_format: "Text".into(), log_group: format!("/aws/lambda/{name}") },
-            snap_start: SnapStart { apply_on: "None".into(), optimization_status: "Off".into() },
-            tenancy_config: tenancy.map(|t| TenancyConfig { tenant_isolation_mode: t.as_str().into() }),
+            logging_config: LoggingConfig {
+                log_format: "Text".into(),
+                log_group: format!("/aws/lambda/{name}"),
+            },
+            snap_start: SnapStart {
+                apply_on: "None".into(),
+                optimization_status: "Off".into(),
+            },
+            tenancy_config: tenancy.map(|t| TenancyConfig {
+                tenant_isolation_mode: t.as_str().into(),
+            }),
         };
         let mut row = FunctionRow {
             name: name.to_string(),
@@ -220,7 +268,9 @@ impl Registry {
             })
         };
         let version = |n: u64, shown: &str| -> Result<ResolvedFunction> {
-            let v = tx.version(name, n)?.ok_or_else(|| self.not_found(name, Some(shown)))?;
+            let v = tx
+                .version(name, n)?
+                .ok_or_else(|| self.not_found(name, Some(shown)))?;
             Ok(ResolvedFunction {
                 config: parse_doc(&v.config, name)?,
                 code_sha256_hex: v.code_sha256,
@@ -233,7 +283,9 @@ impl Registry {
             None | Some(Qualifier::Latest) => latest(),
             Some(Qualifier::Version(n)) => version(*n, &n.to_string()),
             Some(Qualifier::Alias(a)) => {
-                let alias = tx.alias(name, a)?.ok_or_else(|| self.not_found(name, Some(a)))?;
+                let alias = tx
+                    .alias(name, a)?
+                    .ok_or_else(|| self.not_found(name, Some(a)))?;
                 let alias: AliasConfig = parse_doc(&alias.config, a)?;
                 let mut resolved = match Qualifier::parse(&alias.function_version)? {
                     Qualifier::Version(n) => version(n, a)?,
@@ -289,7 +341,11 @@ impl Registry {
             'rows: for row in rows {
                 let mut entries: Vec<(u64, String)> = vec![(0, row.config.clone())];
                 if all_versions {
-                    entries.extend(tx.versions(&row.name, 0, usize::MAX >> 1)?.into_iter().map(|v| (v.version, v.config)));
+                    entries.extend(
+                        tx.versions(&row.name, 0, usize::MAX >> 1)?
+                            .into_iter()
+                            .map(|v| (v.version, v.config)),
+                    );
                 }
                 for (v, doc) in entries {
                     if row.name == after_name && after_version.is_some_and(|a| v <= a) {
@@ -298,7 +354,11 @@ impl Registry {
                     if items.len() == limit {
                         break 'rows;
                     }
-                    items.push(parse_doc::<FunctionConfig>(&doc, &row.name)?);
+                    let mut config = parse_doc::<FunctionConfig>(&doc, &row.name)?;
+                    if all_versions && v == 0 {
+                        config.function_arn = self.function_arn(&row.name, Some(Qualifier::LATEST));
+                    }
+                    items.push(config);
                     last = Some((row.name.clone(), v));
                 }
             }
@@ -306,7 +366,9 @@ impl Registry {
                 Some((name, v)) => self.has_more(tx, name, *v, all_versions)?,
                 None => false,
             };
-            let next_marker = last.filter(|_| more).map(|(n, v)| encode_marker(&n, all_versions.then_some(v)));
+            let next_marker = last
+                .filter(|_| more)
+                .map(|(n, v)| encode_marker(&n, all_versions.then_some(v)));
             Ok(Page { items, next_marker })
         })
     }
@@ -318,19 +380,31 @@ impl Registry {
         Ok(!tx.functions(Some(name), 1)?.is_empty())
     }
 
-    pub fn update_code(&self, fref: &FunctionRef, input: UpdateCodeInput) -> Result<FunctionConfig> {
+    pub fn update_code(
+        &self,
+        fref: &FunctionRef,
+        input: UpdateCodeInput,
+    ) -> Result<FunctionConfig> {
         unqualified(fref)?;
         if input.s3_bucket.is_some() || input.s3_key.is_some() {
-            return Err(unsupported("S3Bucket", "upload the package inline as ZipFile"));
+            return Err(unsupported(
+                "S3Bucket",
+                "upload the package inline as ZipFile",
+            ));
         }
         if input.image_uri.is_some() {
             return Err(unsupported("ImageUri", "upload a .zip package"));
         }
         let zip = decode_zip(&required(input.zip_file, "zipFile")?)?;
-        let architectures = input.architectures.as_deref().map(validate::architectures).transpose()?;
+        let architectures = input
+            .architectures
+            .as_deref()
+            .map(validate::architectures)
+            .transpose()?;
         let _code_guard = self.code_gc.read().map_err(|_| RegistryError::Poisoned)?;
         // Fail fast on a missing function before unpacking a large package.
-        self.store.transact(|tx| self.function_row(tx, &fref.name).map(drop))?;
+        self.store
+            .transact(|tx| self.function_row(tx, &fref.name).map(drop))?;
         let package: CodePackage = self.code.put_zip(&zip)?;
         self.store.transact(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
@@ -356,7 +430,11 @@ impl Registry {
         })
     }
 
-    pub fn update_config(&self, fref: &FunctionRef, input: UpdateConfigInput) -> Result<FunctionConfig> {
+    pub fn update_config(
+        &self,
+        fref: &FunctionRef,
+        input: UpdateConfigInput,
+    ) -> Result<FunctionConfig> {
         unqualified(fref)?;
         if input.tenancy_config.is_some() {
             // UNCONFIRMED wording: boto3 refuses the member client-side; AWS's raw answer is not
@@ -368,13 +446,28 @@ impl Registry {
         }
         layers(input.layers.as_ref())?;
         let role = input.role.as_deref().map(validate::role).transpose()?;
-        let handler = input.handler.as_deref().map(validate::handler).transpose()?;
-        let description = input.description.as_deref().map(validate::description).transpose()?;
+        let handler = input
+            .handler
+            .as_deref()
+            .map(validate::handler)
+            .transpose()?;
+        let description = input
+            .description
+            .as_deref()
+            .map(validate::description)
+            .transpose()?;
         let timeout = input.timeout.map(validate::timeout).transpose()?;
         let memory = input.memory_size.map(validate::memory).transpose()?;
-        let runtime: Option<Runtime> = input.runtime.as_deref().map(validate::runtime).transpose()?;
+        let runtime: Option<Runtime> = input
+            .runtime
+            .as_deref()
+            .map(validate::runtime)
+            .transpose()?;
         let ephemeral = match input.ephemeral_storage {
-            Some(e) => Some(validate::ephemeral(required(e.size, "ephemeralStorage.size")?)?),
+            Some(e) => Some(validate::ephemeral(required(
+                e.size,
+                "ephemeralStorage.size",
+            )?)?),
             None => None,
         };
         let env_given = input.environment.is_some();
@@ -484,7 +577,9 @@ fn unqualified(fref: &FunctionRef) -> Result<()> {
 pub(crate) fn page_size(max_items: Option<i64>, max: i64) -> Result<usize> {
     match max_items {
         None => Ok(PAGE_CAP),
-        Some(n) => Ok((ValidationError::check_range("maxItems", n, 1, max)? as usize).min(PAGE_CAP)),
+        Some(n) => {
+            Ok((ValidationError::check_range("maxItems", n, 1, max)? as usize).min(PAGE_CAP))
+        }
     }
 }
 
@@ -499,11 +594,12 @@ pub(crate) fn encode_marker(name: &str, version: Option<u64>) -> String {
 pub(crate) fn decode_marker(marker: &str) -> Result<(String, Option<u64>)> {
     // UNCONFIRMED wording for a marker this server did not issue.
     let bad = || RegistryError::InvalidParameter(format!("Invalid Marker: {marker}"));
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(marker).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(marker)
+        .map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     match raw.split_once(':') {
         Some((name, v)) => Ok((name.to_owned(), Some(v.parse().map_err(|_| bad())?))),
         None => Ok((raw, None)),
     }
 }
-

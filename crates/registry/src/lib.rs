@@ -36,7 +36,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { region: "us-east-1".into(), account_id: "000000000000".into(), account_concurrency: 1000 }
+        Self {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            account_concurrency: 1000,
+        }
     }
 }
 
@@ -56,7 +60,12 @@ impl Registry {
     /// row references (left by a crash between writing a package and committing its row).
     pub fn open(store: Store, code_root: impl Into<PathBuf>, settings: Settings) -> Result<Self> {
         let code = CodeStore::open(code_root.into())?;
-        let registry = Self { store, code, settings, code_gc: RwLock::new(()) };
+        let registry = Self {
+            store,
+            code,
+            settings,
+            code_gc: RwLock::new(()),
+        };
         let removed = registry.collect_code()?;
         if removed > 0 {
             tracing::info!(removed, "removed unreferenced code packages");
@@ -97,15 +106,24 @@ impl Registry {
     }
 
     fn not_found(&self, name: &str, qualifier: Option<&str>) -> RegistryError {
-        RegistryError::NotFound(format!("Function not found: {}", self.function_arn(name, qualifier)))
+        RegistryError::NotFound(format!(
+            "Function not found: {}",
+            self.function_arn(name, qualifier)
+        ))
     }
 
     /// Parses a function reference from a URI and checks that an ARN names this region and
     /// account. `qualifier` is the `?Qualifier=` parameter, which must agree with one in the name.
     pub fn function_ref(&self, raw: &str, qualifier: Option<&str>) -> Result<FunctionRef> {
         let mut fref = FunctionRef::parse(raw)?;
-        let foreign = fref.region.as_deref().is_some_and(|r| r != self.settings.region)
-            || fref.account.as_deref().is_some_and(|a| a != self.settings.account_id);
+        let foreign = fref
+            .region
+            .as_deref()
+            .is_some_and(|r| r != self.settings.region)
+            || fref
+                .account
+                .as_deref()
+                .is_some_and(|a| a != self.settings.account_id);
         if foreign {
             return Err(self.not_found(fref.name.as_str(), None));
         }
@@ -125,7 +143,8 @@ impl Registry {
     }
 
     fn function_row(&self, tx: &Tx<'_>, name: &FunctionName) -> Result<FunctionRow> {
-        tx.function(name.as_str())?.ok_or_else(|| self.not_found(name.as_str(), None))
+        tx.function(name.as_str())?
+            .ok_or_else(|| self.not_found(name.as_str(), None))
     }
 }
 

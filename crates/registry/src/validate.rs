@@ -48,7 +48,9 @@ pub(crate) fn role(raw: &str) -> Result<String, ValidationError> {
     let rest = raw.strip_prefix("arn:").ok_or_else(bad)?;
     let (partition, rest) = rest.split_once(':').ok_or_else(bad)?;
     if !(partition.is_empty() || partition.starts_with("aws"))
-        || !partition.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        || !partition
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '-')
     {
         return Err(bad());
     }
@@ -59,7 +61,10 @@ pub(crate) fn role(raw: &str) -> Result<String, ValidationError> {
     }
     let path = rest.strip_prefix("role").ok_or_else(bad)?;
     let path = path.strip_prefix('/').unwrap_or(path);
-    let ok = !path.is_empty() && path.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c));
+    let ok = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c));
     if !ok || raw.len() > 2048 {
         return Err(bad());
     }
@@ -103,7 +108,10 @@ pub(crate) fn timeout(v: i64) -> Result<u32, ValidationError> {
 }
 
 pub(crate) fn ephemeral(v: i64) -> Result<u32, ValidationError> {
-    Ok(ValidationError::check_range("ephemeralStorage.size", v, EPHEMERAL_MB.0, EPHEMERAL_MB.1)? as u32)
+    Ok(
+        ValidationError::check_range("ephemeralStorage.size", v, EPHEMERAL_MB.0, EPHEMERAL_MB.1)?
+            as u32,
+    )
 }
 
 pub(crate) fn environment(vars: &BTreeMap<String, String>) -> Result<(), RegistryError> {
@@ -121,8 +129,11 @@ pub(crate) fn environment(vars: &BTreeMap<String, String>) -> Result<(), Registr
             .into());
         }
     }
-    let reserved: Vec<&str> =
-        vars.keys().map(String::as_str).filter(|k| RESERVED_ENV.contains(k)).collect();
+    let reserved: Vec<&str> = vars
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV.contains(k))
+        .collect();
     if !reserved.is_empty() {
         return Err(RegistryError::InvalidParameter(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
@@ -140,20 +151,13 @@ pub(crate) fn environment(vars: &BTreeMap<String, String>) -> Result<(), Registr
     Ok(())
 }
 
-/// Bulkhead runs code on this host's CPU, so only its architecture can be accepted.
+/// Both of Lambda's architectures are accepted and recorded, as on AWS: interpreted functions run
+/// on either, and a `provided` bootstrap built for another CPU fails at its first start with the
+/// runtime's own exec error (Runtime.InvalidEntrypoint), as it would on a mismatched AWS function.
 pub(crate) fn architectures(archs: &[String]) -> Result<Vec<String>, RegistryError> {
-    let host = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86_64" };
     match archs {
-        [] => Ok(vec![host.to_owned()]),
-        [one] if one == "x86_64" || one == "arm64" => {
-            if one == host {
-                Ok(vec![host.to_owned()])
-            } else {
-                Err(RegistryError::InvalidParameter(format!(
-                    "Architecture {one} is not available on this Bulkhead host, which runs {host}."
-                )))
-            }
-        }
+        [] => Ok(vec!["x86_64".to_owned()]),
+        [one] if one == "x86_64" || one == "arm64" => Ok(vec![one.clone()]),
         [one] => Err(ValidationError::new(
             "architectures",
             format!("[{one}]"),
@@ -178,7 +182,13 @@ mod tests {
     fn roles_follow_the_iam_arn_pattern() {
         assert!(role("arn:aws:iam::123456789012:role/lambda-role").is_ok());
         assert!(role("arn:aws:iam::123456789012:role/path/to/r").is_ok());
-        for bad in ["", "role", "arn:aws:iam::12:role/r", "arn:aws:iam::123456789012:user/u", "arn:aws:iam::123456789012:role/"] {
+        for bad in [
+            "",
+            "role",
+            "arn:aws:iam::12:role/r",
+            "arn:aws:iam::123456789012:user/u",
+            "arn:aws:iam::123456789012:role/",
+        ] {
             assert_eq!(role(bad).unwrap_err().field, "role", "{bad}");
         }
     }
@@ -186,7 +196,12 @@ mod tests {
     #[test]
     fn ranges_name_their_member() {
         assert_eq!(memory(127).unwrap_err().field, "memorySize");
-        assert!(memory(10_241).unwrap_err().to_string().contains("less than or equal to 10240"));
+        assert!(
+            memory(10_241)
+                .unwrap_err()
+                .to_string()
+                .contains("less than or equal to 10240")
+        );
         assert_eq!(timeout(0).unwrap_err().field, "timeout");
         assert_eq!(timeout(900), Ok(900));
         assert_eq!(ephemeral(511).unwrap_err().field, "ephemeralStorage.size");
@@ -197,7 +212,10 @@ mod tests {
         let mut vars = BTreeMap::new();
         vars.insert("AWS_REGION".to_owned(), "x".to_owned());
         let e = environment(&vars).unwrap_err().to_string();
-        assert!(e.ends_with("Reserved keys used in this request: AWS_REGION"), "{e}");
+        assert!(
+            e.ends_with("Reserved keys used in this request: AWS_REGION"),
+            "{e}"
+        );
         let mut big = BTreeMap::new();
         big.insert("BIG".to_owned(), "x".repeat(4100));
         assert!(environment(&big).unwrap_err().to_string().contains("4KB"));

@@ -1,11 +1,24 @@
 use bulkhead_model::FunctionRef;
 use bulkhead_store::{FunctionRow, Tx, VersionRow};
 
-use crate::functions::{check_revision, decode_marker, encode_marker, now, page_size, parse_doc, revision, to_doc};
+use crate::functions::{
+    check_revision, decode_marker, encode_marker, now, page_size, parse_doc, revision, to_doc,
+};
 use crate::{FunctionConfig, Page, PublishVersionInput, Registry, RegistryError, Result};
 
 impl Registry {
-    pub fn publish_version(&self, fref: &FunctionRef, input: PublishVersionInput) -> Result<FunctionConfig> {
+    /// `$LATEST` as version listings show it: with its qualifier in the ARN.
+    pub(crate) fn latest_listed(&self, row: &FunctionRow) -> Result<FunctionConfig> {
+        let mut config: FunctionConfig = parse_doc(&row.config, &row.name)?;
+        config.function_arn = self.function_arn(&row.name, Some(bulkhead_model::Qualifier::LATEST));
+        Ok(config)
+    }
+
+    pub fn publish_version(
+        &self,
+        fref: &FunctionRef,
+        input: PublishVersionInput,
+    ) -> Result<FunctionConfig> {
         self.store.transact(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
             let latest: FunctionConfig = parse_doc(&row.config, &row.name)?;
@@ -13,7 +26,7 @@ impl Registry {
             if let Some(sha) = input.code_sha256.as_deref()
                 && sha != latest.code_sha256
             {
-                return Err(RegistryError::PreconditionFailed(format!(
+                return Err(RegistryError::InvalidParameter(format!(
                     "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({}). Please try again with the current CodeSHA256.",
                     latest.code_sha256
                 )));
@@ -69,14 +82,16 @@ impl Registry {
     ) -> Result<Page<FunctionConfig>> {
         let limit = page_size(max_items, 10_000)?;
         let after = match marker {
-            Some(m) => decode_marker(m)?.1.ok_or_else(|| RegistryError::InvalidParameter(format!("Invalid Marker: {m}")))?,
+            Some(m) => decode_marker(m)?
+                .1
+                .ok_or_else(|| RegistryError::InvalidParameter(format!("Invalid Marker: {m}")))?,
             None => 0,
         };
         self.store.transact(|tx| {
             let row = self.function_row(tx, &fref.name)?;
             let mut items = Vec::new();
             if marker.is_none() {
-                items.push(parse_doc::<FunctionConfig>(&row.config, &row.name)?);
+                items.push(self.latest_listed(&row)?);
             }
             let versions = tx.versions(&row.name, after, limit + 1)?;
             let mut last = None;
@@ -89,7 +104,11 @@ impl Registry {
             }
             let more = match last {
                 Some(v) => !tx.versions(&row.name, v, 1)?.is_empty(),
-                None => marker.is_none() && !tx.versions(&row.name, 0, 1)?.is_empty() && items.len() == limit,
+                None => {
+                    marker.is_none()
+                        && !tx.versions(&row.name, 0, 1)?.is_empty()
+                        && items.len() == limit
+                }
             };
             let next_marker = more.then(|| encode_marker(&row.name, Some(last.unwrap_or(0))));
             Ok(Page { items, next_marker })

@@ -11,11 +11,15 @@ pub struct Check {
 }
 
 fn read(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_owned())
 }
 
 fn kernel_at_least(release: &str, major: u32, minor: u32) -> bool {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
     let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (a, b) >= (major, minor)
 }
@@ -29,15 +33,25 @@ pub fn report(agent: &Path) -> Vec<Check> {
         detail: format!("{release} (needs 5.10+ for clone3 with pidfds and close_range)"),
     });
     let root = read("/proc/self/status")
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false);
     checks.push(Check {
         name: "root",
         ok: root,
         detail: if root { "running as root: environments can be mapped to a private host uid range".into() } else { "not root: the namespace backend needs root to map each environment to host uids of its own".into() },
     });
-    let max_userns = read("/proc/sys/user/max_user_namespaces").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    checks.push(Check { name: "user namespaces", ok: max_userns > 0, detail: format!("user.max_user_namespaces = {max_userns}") });
+    let max_userns = read("/proc/sys/user/max_user_namespaces")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    checks.push(Check {
+        name: "user namespaces",
+        ok: max_userns > 0,
+        detail: format!("user.max_user_namespaces = {max_userns}"),
+    });
     let missing: Vec<&str> = ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"]
         .into_iter()
         .filter(|ns| !Path::new(&format!("/proc/self/ns/{ns}")).exists())
@@ -45,29 +59,56 @@ pub fn report(agent: &Path) -> Vec<Check> {
     checks.push(Check {
         name: "namespaces",
         ok: missing.is_empty(),
-        detail: if missing.is_empty() { "user, mount, pid, network, ipc, uts and cgroup namespaces available".into() } else { format!("missing: {}", missing.join(", ")) },
+        detail: if missing.is_empty() {
+            "user, mount, pid, network, ipc, uts and cgroup namespaces available".into()
+        } else {
+            format!("missing: {}", missing.join(", "))
+        },
     });
     match crate::ns::cgroup::CgroupManager::detect("bulkhead") {
         Ok(m) => {
-            let facts: Vec<String> = m.describe().into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            checks.push(Check { name: "cgroups", ok: true, detail: facts.join("; ") });
+            let facts: Vec<String> = m
+                .describe()
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            checks.push(Check {
+                name: "cgroups",
+                ok: true,
+                detail: facts.join("; "),
+            });
         }
-        Err(e) => checks.push(Check { name: "cgroups", ok: false, detail: crate::env_error_chain(&e) }),
+        Err(e) => checks.push(Check {
+            name: "cgroups",
+            ok: false,
+            detail: crate::env_error_chain(&e),
+        }),
     }
-    let seccomp_field = read("/proc/self/status").and_then(|s| s.lines().find(|l| l.starts_with("Seccomp:")).map(str::to_owned));
+    let seccomp_field = read("/proc/self/status").and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Seccomp:"))
+            .map(str::to_owned)
+    });
     let filter = crate::ns::seccomp::Filter::for_functions();
     checks.push(Check {
         name: "seccomp",
         ok: seccomp_field.is_some() && filter.is_ok(),
         detail: match (&seccomp_field, &filter) {
-            (Some(_), Ok(f)) => format!("seccomp filters supported; function policy compiles to {} instructions", f.len()),
+            (Some(_), Ok(f)) => format!(
+                "seccomp filters supported; function policy compiles to {} instructions",
+                f.len()
+            ),
             (None, _) => "the kernel has no seccomp support".into(),
             (_, Err(e)) => format!("the function policy does not compile here: {e}"),
         },
     });
     let kvm = Path::new("/dev/kvm");
     let pvm = Path::new("/sys/module/kvm_pvm").exists();
-    let kvm_open = std::fs::OpenOptions::new().read(true).write(true).open(kvm).is_ok();
+    let kvm_open = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(kvm)
+        .is_ok();
     checks.push(Check {
         name: "kvm",
         ok: kvm_open && !pvm,
@@ -81,7 +122,14 @@ pub fn report(agent: &Path) -> Vec<Check> {
     checks.push(Check {
         name: "agent",
         ok: agent.is_file(),
-        detail: if agent.is_file() { format!("{}", agent.display()) } else { format!("no agent binary at {} (build it: cargo build -p bulkhead-agent)", agent.display()) },
+        detail: if agent.is_file() {
+            format!("{}", agent.display())
+        } else {
+            format!(
+                "no agent binary at {} (build it: cargo build -p bulkhead-agent)",
+                agent.display()
+            )
+        },
     });
     checks
 }

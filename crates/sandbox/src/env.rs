@@ -88,7 +88,14 @@ impl Environment {
         exit: watch::Receiver<Option<Exit>>,
         control: Arc<dyn EnvControl>,
     ) -> Self {
-        Self { id, created: Instant::now(), connections, logs: Some(logs), exit, control }
+        Self {
+            id,
+            created: Instant::now(),
+            connections,
+            logs: Some(logs),
+            exit,
+            control,
+        }
     }
 
     /// Unique among the environments of this process; also names the log stream.

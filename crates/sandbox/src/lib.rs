@@ -19,7 +19,9 @@ mod sys;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use env::{EnvControl, Environment, Exit, ExitCause, LogLine, LogStream, RuntimeConn, RuntimeStream, Usage};
+pub use env::{
+    EnvControl, Environment, Exit, ExitCause, LogLine, LogStream, RuntimeConn, RuntimeStream, Usage,
+};
 pub use spec::EnvSpec;
 
 /// A way of building environments.
@@ -28,7 +30,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Starts an environment and returns once it is set up and its runtime is starting. Must be
     /// called from inside a Tokio runtime.
-    fn create(&self, spec: EnvSpec) -> Pin<Box<dyn Future<Output = Result<Environment, SandboxError>> + Send + '_>>;
+    fn create(
+        &self,
+        spec: EnvSpec,
+    ) -> Pin<Box<dyn Future<Output = Result<Environment, SandboxError>> + Send + '_>>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -33,8 +33,15 @@ impl EnvSpec {
             return bad("memory must be at least 16 MiB and /tmp and pids non-zero");
         }
         let has_nul = |s: &str| s.contains('\0');
-        if self.argv.iter().any(|a| has_nul(a)) || self.env.iter().any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty()) {
-            return bad("argv and environment must not contain NUL, and names neither '=' nor nothing");
+        if self.argv.iter().any(|a| has_nul(a))
+            || self
+                .env
+                .iter()
+                .any(|(k, v)| has_nul(k) || has_nul(v) || k.contains('=') || k.is_empty())
+        {
+            return bad(
+                "argv and environment must not contain NUL, and names neither '=' nor nothing",
+            );
         }
         if !self.code_dir.is_dir() {
             return bad("the code directory does not exist");

@@ -6,7 +6,11 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 fn check(rc: libc::c_long) -> io::Result<libc::c_long> {
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
 fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
@@ -18,7 +22,14 @@ fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: socketpair writes two descriptors into the array on success.
-    check(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } as libc::c_long)?;
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } as libc::c_long)?;
     Ok((owned(fds[0])?, owned(fds[1])?))
 }
 
@@ -40,8 +51,11 @@ pub fn dup_above(fd: &OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
 pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     // SAFETY: flag manipulation on a valid descriptor.
     unsafe {
-        let flags = check(libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) as libc::c_long)? as libc::c_int;
-        check(libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) as libc::c_long)?;
+        let flags =
+            check(libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) as libc::c_long)? as libc::c_int;
+        check(
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) as libc::c_long,
+        )?;
     }
     Ok(())
 }
@@ -116,7 +130,13 @@ pub fn spawn(plan: &ChildPlan, cgroup_dir: Option<&std::fs::File>) -> io::Result
     // child branch below runs in the child and calls only async-signal-safe syscalls on values
     // prepared before the clone (no allocation, no locks, no Rust runtime), ending in execve or
     // _exit: the rule for code between fork and exec in a threaded parent.
-    let pid = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
     if pid == 0 {
         // Runs in the child.
         // SAFETY: see above; every call is a raw syscall on descriptors and pointers prepared
@@ -156,13 +176,25 @@ pub fn spawn(plan: &ChildPlan, cgroup_dir: Option<&std::fs::File>) -> io::Result
 pub fn write_byte(fd: &OwnedFd) -> io::Result<()> {
     // SAFETY: writing one byte from a local.
     let n = unsafe { libc::write(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    if n == 1 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 pub fn pidfd_kill(pidfd: &OwnedFd, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: pidfd_send_signal with no siginfo; the pidfd names exactly our child, never a
     // recycled pid.
-    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0) })?;
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })?;
     Ok(())
 }
 
@@ -175,9 +207,17 @@ pub enum Status {
 
 /// Reaps the process behind `pidfd` if it has exited; `Ok(None)` if it still runs.
 pub fn try_reap(pidfd: &OwnedFd) -> io::Result<Option<Status>> {
-    // SAFETY: waitid fills a zeroed siginfo; P_PIDFD targets only this child.
+    // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    check(unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG) } as libc::c_long)?;
+    // SAFETY: waitid writes into `info`, which outlives the call; P_PIDFD targets only this child.
+    check(unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            pidfd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        )
+    } as libc::c_long)?;
     // SAFETY: after a successful waitid, si_pid is 0 when nothing exited and the status fields
     // are valid otherwise.
     unsafe {
@@ -185,7 +225,11 @@ pub fn try_reap(pidfd: &OwnedFd) -> io::Result<Option<Status>> {
             return Ok(None);
         }
         let status = info.si_status();
-        Ok(Some(if info.si_code == libc::CLD_EXITED { Status::Exited(status) } else { Status::Signaled(status) }))
+        Ok(Some(if info.si_code == libc::CLD_EXITED {
+            Status::Exited(status)
+        } else {
+            Status::Signaled(status)
+        }))
     }
 }
 
@@ -193,7 +237,9 @@ pub fn try_reap(pidfd: &OwnedFd) -> io::Result<Option<Status>> {
 pub fn poll_once(fds: &mut [libc::pollfd], timeout: std::time::Duration) -> io::Result<bool> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now()).as_millis() as libc::c_int;
+        let left = deadline
+            .saturating_duration_since(std::time::Instant::now())
+            .as_millis() as libc::c_int;
         // SAFETY: the pointer and length describe the caller's slice.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, left) };
         if n >= 0 {
@@ -216,9 +262,16 @@ impl AsRawFd for SharedFd {
 }
 
 /// Registers a shared descriptor with tokio for readability.
-pub fn watch_readable(fd: std::sync::Arc<OwnedFd>) -> io::Result<tokio::io::unix::AsyncFd<SharedFd>> {
+pub fn watch_readable(
+    fd: std::sync::Arc<OwnedFd>,
+) -> io::Result<tokio::io::unix::AsyncFd<SharedFd>> {
     // SAFETY: SharedFd keeps the OwnedFd alive (it holds an Arc) for as long as the AsyncFd
     // exists, and always returns the same descriptor, which is what register requires.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(SharedFd(fd), tokio::io::Interest::READABLE) }
-        .map_err(io::Error::from)
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(
+            SharedFd(fd),
+            tokio::io::Interest::READABLE,
+        )
+    }
+    .map_err(io::Error::from)
 }

@@ -231,6 +231,11 @@ pub(crate) fn signing_mac(secret: &str, date: AmzDate, region: &str, service: &s
     hmac(&k_signing.into_bytes(), b"")
 }
 
+/// Lower-case hex HMAC-SHA256 of `data` under `key`, for URLs the server signs itself.
+pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
+    hex::encode(hmac(key, data).finalize().into_bytes())
+}
+
 /// Hex signature of `string_to_sign` under the derived key.
 pub(crate) fn signature_hex(mac: HmacSha256, string_to_sign: &str) -> String {
     hex::encode(

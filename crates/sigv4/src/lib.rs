@@ -36,7 +36,8 @@ mod verify;
 mod vectors;
 
 pub use canonical::{
-    ALGORITHM, CanonicalOptions, TERMINATOR, canonical_query, canonical_uri, sha256_hex,
+    ALGORITHM, CanonicalOptions, TERMINATOR, canonical_query, canonical_uri, hmac_sha256_hex,
+    sha256_hex,
 };
 pub use error::{AuthError, SignError};
 pub use request::{Payload, Request};

@@ -10,8 +10,14 @@ use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/2015-03-31/functions/{name}/aliases", post(create).get(list))
-        .route("/2015-03-31/functions/{name}/aliases/{alias}", get(get_alias).put(update).delete(delete))
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            post(create).get(list),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(get_alias).put(update).delete(delete),
+        )
 }
 
 async fn create(
@@ -24,12 +30,19 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(alias))))
 }
 
-async fn list(State(state): State<AppState>, Path(name): Path<String>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let fref = function_ref(&state, &name, None)?;
     let version = query.get("FunctionVersion").map(str::to_owned);
     let marker = query.get("Marker").map(str::to_owned);
     let max = query.int("MaxItems", "maxItems")?;
-    let page = blocking(&state, move |r| r.list_aliases(&fref, version.as_deref(), marker.as_deref(), max)).await?;
+    let page = blocking(&state, move |r| {
+        r.list_aliases(&fref, version.as_deref(), marker.as_deref(), max)
+    })
+    .await?;
     let mut body = json!({ "Aliases": page.items });
     if let Some(m) = page.next_marker {
         body["NextMarker"] = m.into();
@@ -37,7 +50,10 @@ async fn list(State(state): State<AppState>, Path(name): Path<String>, query: Qu
     Ok(Json(body))
 }
 
-async fn get_alias(State(state): State<AppState>, Path((name, alias)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+async fn get_alias(
+    State(state): State<AppState>,
+    Path((name, alias)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let fref = function_ref(&state, &name, None)?;
     let alias = blocking(&state, move |r| r.get_alias(&fref, &alias)).await?;
     Ok(Json(json!(alias)))
@@ -53,7 +69,10 @@ async fn update(
     Ok(Json(json!(alias)))
 }
 
-async fn delete(State(state): State<AppState>, Path((name, alias)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn delete(
+    State(state): State<AppState>,
+    Path((name, alias)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let fref = function_ref(&state, &name, None)?;
     blocking(&state, move |r| r.delete_alias(&fref, &alias)).await?;
     Ok(StatusCode::NO_CONTENT)

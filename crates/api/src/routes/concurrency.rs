@@ -10,8 +10,14 @@ use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/2017-10-31/functions/{name}/concurrency", put(put_concurrency).delete(delete))
-        .route("/2019-09-30/functions/{name}/concurrency", get(get_concurrency))
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(put_concurrency).delete(delete),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(get_concurrency),
+        )
 }
 
 async fn put_concurrency(
@@ -24,13 +30,19 @@ async fn put_concurrency(
     Ok(Json(json!(out)))
 }
 
-async fn get_concurrency(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_concurrency(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let fref = function_ref(&state, &name, None)?;
     let out = blocking(&state, move |r| r.get_concurrency(&fref)).await?;
     Ok(Json(json!(out)))
 }
 
-async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let fref = function_ref(&state, &name, None)?;
     blocking(&state, move |r| r.delete_concurrency(&fref)).await?;
     Ok(StatusCode::NO_CONTENT)

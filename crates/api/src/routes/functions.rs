@@ -13,8 +13,14 @@ pub(super) fn routes() -> Router<AppState> {
         // botocore lists at `/functions/` and creates at `/functions`; accept both spellings.
         .route("/2015-03-31/functions", post(create).get(list))
         .route("/2015-03-31/functions/", post(create).get(list))
-        .route("/2015-03-31/functions/{name}", get(get_function).delete(delete))
-        .route("/2015-03-31/functions/{name}/configuration", get(get_config).put(update_config))
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(get_function).delete(delete),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(get_config).put(update_config),
+        )
         .route("/2015-03-31/functions/{name}/code", put(update_code))
 }
 
@@ -34,12 +40,19 @@ async fn list(State(state): State<AppState>, query: Query) -> Result<Json<Value>
         Some("ALL") => true,
         Some(other) => {
             return Err(ApiError::validation(
-                bulkhead_model::ValidationError::new("functionVersion", other, "Member must satisfy enum value set: [ALL]")
-                    .to_string(),
+                bulkhead_model::ValidationError::new(
+                    "functionVersion",
+                    other,
+                    "Member must satisfy enum value set: [ALL]",
+                )
+                .to_string(),
             ));
         }
     };
-    let page = blocking(&state, move |r| r.list_functions(marker.as_deref(), max, all)).await?;
+    let page = blocking(&state, move |r| {
+        r.list_functions(marker.as_deref(), max, all)
+    })
+    .await?;
     let mut body = json!({ "Functions": page.items });
     if let Some(m) = page.next_marker {
         body["NextMarker"] = m.into();
@@ -55,18 +68,25 @@ async fn get_function(
 ) -> Result<Json<Value>, ApiError> {
     let fref = function_ref(&state, &name, query.get("Qualifier"))?;
     let details = blocking(&state, move |r| r.get_function(&fref)).await?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let mut body = json!(details);
-    // AWS answers with a pre-signed S3 URL; Bulkhead serves the package itself, signed like any
-    // other request, under its own prefix.
+    // AWS answers with a pre-signed S3 URL; Bulkhead serves the package itself under its own
+    // prefix, with a URL it signs.
     body["Code"] = json!({
         "RepositoryType": "S3",
-        "Location": format!("http://{host}/bulkhead/v1/code/{}", details.code_sha256_hex),
+        "Location": super::code::location(&state, host, &details.code_sha256_hex),
     });
     Ok(Json(body))
 }
 
-async fn get_config(State(state): State<AppState>, Path(name): Path<String>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn get_config(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let fref = function_ref(&state, &name, query.get("Qualifier"))?;
     let config = blocking(&state, move |r| r.get_config(&fref)).await?;
     Ok(Json(json!(config)))
@@ -92,7 +112,11 @@ async fn update_code(
     Ok(Json(json!(config)))
 }
 
-async fn delete(State(state): State<AppState>, Path(name): Path<String>, query: Query) -> Result<StatusCode, ApiError> {
+async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Query,
+) -> Result<StatusCode, ApiError> {
     let fref = function_ref(&state, &name, query.get("Qualifier"))?;
     blocking(&state, move |r| r.delete_function(&fref)).await?;
     Ok(StatusCode::NO_CONTENT)

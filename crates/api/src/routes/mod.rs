@@ -23,11 +23,18 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(concurrency::routes())
         .merge(account::routes())
         .merge(unsupported::routes())
-        .merge(code::routes())
+}
+
+pub(crate) fn code_download() -> Router<AppState> {
+    code::routes()
 }
 
 pub(crate) async fn unknown_operation() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "UnknownOperationException", "Unknown operation")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        "Unknown operation",
+    )
 }
 
 /// Runs registry work on the blocking pool: SQLite and zip extraction block the thread.
@@ -46,6 +53,10 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// Parses the `{FunctionName}` URI segment with an optional `?Qualifier=`.
-pub(crate) fn function_ref(state: &AppState, raw: &str, qualifier: Option<&str>) -> Result<FunctionRef, ApiError> {
+pub(crate) fn function_ref(
+    state: &AppState,
+    raw: &str,
+    qualifier: Option<&str>,
+) -> Result<FunctionRef, ApiError> {
     Ok(state.registry.function_ref(raw, qualifier)?)
 }

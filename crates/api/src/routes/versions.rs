@@ -9,7 +9,10 @@ use crate::input::{Body, Query};
 use crate::{ApiError, AppState};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/2015-03-31/functions/{name}/versions", post(publish).get(list))
+    Router::new().route(
+        "/2015-03-31/functions/{name}/versions",
+        post(publish).get(list),
+    )
 }
 
 async fn publish(
@@ -22,11 +25,18 @@ async fn publish(
     Ok((StatusCode::CREATED, Json(json!(config))))
 }
 
-async fn list(State(state): State<AppState>, Path(name): Path<String>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let fref = function_ref(&state, &name, None)?;
     let marker = query.get("Marker").map(str::to_owned);
     let max = query.int("MaxItems", "maxItems")?;
-    let page = blocking(&state, move |r| r.list_versions(&fref, marker.as_deref(), max)).await?;
+    let page = blocking(&state, move |r| {
+        r.list_versions(&fref, marker.as_deref(), max)
+    })
+    .await?;
     let mut body = json!({ "Versions": page.items });
     if let Some(m) = page.next_marker {
         body["NextMarker"] = m.into();

@@ -113,7 +113,14 @@ pub enum FunctionCommand {
 pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
-        FunctionCommand::Create { name, code, tenant_isolation, publish, config, common } => {
+        FunctionCommand::Create {
+            name,
+            code,
+            tenant_isolation,
+            publish,
+            config,
+            common,
+        } => {
             let client = Client::new(&common.conn)?;
             let mut body = config_body(&config, true)?;
             body["FunctionName"] = name.into();
@@ -127,7 +134,9 @@ pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             if publish {
                 body["Publish"] = true.into();
             }
-            let res = client.call("POST", "/2015-03-31/functions", "", Some(&body))?.unwrap_or_default();
+            let res = client
+                .call("POST", "/2015-03-31/functions", "", Some(&body))?
+                .unwrap_or_default();
             show_config(&mut out, &res, common.output)
         }
         FunctionCommand::List { common } => {
@@ -135,8 +144,13 @@ pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             let mut functions = Vec::new();
             let mut marker: Option<String> = None;
             loop {
-                let query = marker.as_deref().map(|m| format!("Marker={}", segment(m))).unwrap_or_default();
-                let page = client.call("GET", "/2015-03-31/functions/", &query, None)?.unwrap_or_default();
+                let query = marker
+                    .as_deref()
+                    .map(|m| format!("Marker={}", segment(m)))
+                    .unwrap_or_default();
+                let page = client
+                    .call("GET", "/2015-03-31/functions/", &query, None)?
+                    .unwrap_or_default();
                 functions.extend(page["Functions"].as_array().cloned().unwrap_or_default());
                 match page["NextMarker"].as_str() {
                     Some(m) => marker = Some(m.to_owned()),
@@ -159,13 +173,37 @@ pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            table::print(&mut out, &["NAME", "RUNTIME", "MEMORY", "TIMEOUT", "TENANCY", "LAST MODIFIED"], &rows)?;
+            table::print(
+                &mut out,
+                &[
+                    "NAME",
+                    "RUNTIME",
+                    "MEMORY",
+                    "TIMEOUT",
+                    "TENANCY",
+                    "LAST MODIFIED",
+                ],
+                &rows,
+            )?;
             Ok(())
         }
-        FunctionCommand::Get { name, qualifier, common } => {
+        FunctionCommand::Get {
+            name,
+            qualifier,
+            common,
+        } => {
             let client = Client::new(&common.conn)?;
-            let query = qualifier.map(|q| format!("Qualifier={}", segment(&q))).unwrap_or_default();
-            let res = client.call("GET", &format!("/2015-03-31/functions/{}", segment(&name)), &query, None)?.unwrap_or_default();
+            let query = qualifier
+                .map(|q| format!("Qualifier={}", segment(&q)))
+                .unwrap_or_default();
+            let res = client
+                .call(
+                    "GET",
+                    &format!("/2015-03-31/functions/{}", segment(&name)),
+                    &query,
+                    None,
+                )?
+                .unwrap_or_default();
             if common.output == Output::Json {
                 return print_json(&mut out, &res);
             }
@@ -175,7 +213,13 @@ pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        FunctionCommand::Update { name, code, publish, config, common } => {
+        FunctionCommand::Update {
+            name,
+            code,
+            publish,
+            config,
+            common,
+        } => {
             let client = Client::new(&common.conn)?;
             let path = format!("/2015-03-31/functions/{}", segment(&name));
             let body = config_body(&config, false)?;
@@ -195,13 +239,32 @@ pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
             }
             show_config(&mut out, &last.unwrap_or_default(), common.output)
         }
-        FunctionCommand::Delete { name, qualifier, common } => {
+        FunctionCommand::Delete {
+            name,
+            qualifier,
+            common,
+        } => {
             let client = Client::new(&common.conn)?;
-            let query = qualifier.as_deref().map(|q| format!("Qualifier={}", segment(q))).unwrap_or_default();
-            client.call("DELETE", &format!("/2015-03-31/functions/{}", segment(&name)), &query, None)?;
+            let query = qualifier
+                .as_deref()
+                .map(|q| format!("Qualifier={}", segment(q)))
+                .unwrap_or_default();
+            client.call(
+                "DELETE",
+                &format!("/2015-03-31/functions/{}", segment(&name)),
+                &query,
+                None,
+            )?;
             match common.output {
-                Output::Json => print_json(&mut out, &json!({ "Deleted": name, "Qualifier": qualifier })),
-                Output::Table => Ok(writeln!(out, "deleted {name}{}", qualifier.map(|q| format!(":{q}")).unwrap_or_default())?),
+                Output::Json => print_json(
+                    &mut out,
+                    &json!({ "Deleted": name, "Qualifier": qualifier }),
+                ),
+                Output::Table => Ok(writeln!(
+                    out,
+                    "deleted {name}{}",
+                    qualifier.map(|q| format!(":{q}")).unwrap_or_default()
+                )?),
             }
         }
     }
@@ -264,12 +327,21 @@ fn zip_dir(root: &Path) -> anyhow::Result<Vec<u8>> {
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             let path = entry.path();
-            let rel = path.strip_prefix(root)?.to_str().context("file names must be UTF-8")?.to_owned();
+            let rel = path
+                .strip_prefix(root)?
+                .to_str()
+                .context("file names must be UTF-8")?
+                .to_owned();
             let meta = std::fs::symlink_metadata(&path)?;
-            let options = zip::write::SimpleFileOptions::default().unix_permissions(meta.permissions().mode() & 0o777);
+            let options = zip::write::SimpleFileOptions::default()
+                .unix_permissions(meta.permissions().mode() & 0o777);
             if meta.file_type().is_symlink() {
                 let target = std::fs::read_link(&path)?;
-                writer.add_symlink(rel, target.to_str().context("link targets must be UTF-8")?, options)?;
+                writer.add_symlink(
+                    rel,
+                    target.to_str().context("link targets must be UTF-8")?,
+                    options,
+                )?;
             } else if meta.is_dir() {
                 writer.add_directory(format!("{rel}/"), options)?;
                 stack.push(path);
@@ -291,7 +363,10 @@ fn text(v: &Value) -> String {
 }
 
 fn tenancy(config: &Value) -> String {
-    config["TenancyConfig"]["TenantIsolationMode"].as_str().unwrap_or("-").to_owned()
+    config["TenancyConfig"]["TenantIsolationMode"]
+        .as_str()
+        .unwrap_or("-")
+        .to_owned()
 }
 
 fn print_json(out: &mut impl Write, v: &Value) -> anyhow::Result<()> {
@@ -303,7 +378,9 @@ fn show_config(out: &mut impl Write, c: &Value, output: Output) -> anyhow::Resul
     if output == Output::Json {
         return print_json(out, c);
     }
-    let env = c["Environment"]["Variables"].as_object().map(|vars| vars.keys().cloned().collect::<Vec<_>>().join(", "));
+    let env = c["Environment"]["Variables"]
+        .as_object()
+        .map(|vars| vars.keys().cloned().collect::<Vec<_>>().join(", "));
     table::print_pairs(
         out,
         &[

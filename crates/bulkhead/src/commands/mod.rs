@@ -1,2 +1,3 @@
+pub mod doctor;
 pub mod function;
 pub mod serve;

@@ -37,11 +37,19 @@ pub struct ServeArgs {
 }
 
 fn default_data_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     // The effective uid, read from /proc rather than through an unsafe libc call.
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false);
     if root {
         return PathBuf::from("/var/lib/bulkhead");
@@ -56,7 +64,11 @@ fn check_settings(args: &ServeArgs) -> anyhow::Result<()> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         bail!("--account-id must be 12 digits (got {:?})", args.account_id);
     }
-    let region_ok = bulkhead_model::FunctionRef::parse(&format!("arn:aws:lambda:{}:{}:function:x", args.region, args.account_id)).is_ok();
+    let region_ok = bulkhead_model::FunctionRef::parse(&format!(
+        "arn:aws:lambda:{}:{}:function:x",
+        args.region, args.account_id
+    ))
+    .is_ok();
     if !region_ok {
         bail!("--region must look like us-east-1 (got {:?})", args.region);
     }
@@ -69,14 +81,18 @@ fn check_settings(args: &ServeArgs) -> anyhow::Result<()> {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BULKHEAD_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("BULKHEAD_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     check_settings(&args)?;
 
-    let mut keys = keys::load(args.access_keys_file.as_deref(), std::env::var("BULKHEAD_ACCESS_KEYS").ok().as_deref())?;
+    let mut keys = keys::load(
+        args.access_keys_file.as_deref(),
+        std::env::var("BULKHEAD_ACCESS_KEYS").ok().as_deref(),
+    )?;
     if keys.is_empty() {
         if !args.listen.ip().is_loopback() {
             bail!(
@@ -84,21 +100,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 args.listen
             );
         }
-        tracing::warn!(access_key_id = keys::LOCAL_ACCESS_KEY_ID, "no access keys configured: accepting the documented local key pair (loopback only)");
-        keys.insert(keys::LOCAL_ACCESS_KEY_ID.into(), keys::LOCAL_SECRET_ACCESS_KEY.into());
+        tracing::warn!(
+            access_key_id = keys::LOCAL_ACCESS_KEY_ID,
+            "no access keys configured: accepting the documented local key pair (loopback only)"
+        );
+        keys.insert(
+            keys::LOCAL_ACCESS_KEY_ID.into(),
+            keys::LOCAL_SECRET_ACCESS_KEY.into(),
+        );
     }
 
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     create_private_dir(&data_dir)?;
-    let store = Store::open(&data_dir.join("bulkhead.db")).with_context(|| format!("opening the database in {}", data_dir.display()))?;
-    let settings = Settings { region: args.region.clone(), account_id: args.account_id.clone(), account_concurrency: args.account_concurrency };
-    let registry = Registry::open(store, data_dir.join("code"), settings).context("opening the function registry")?;
+    let store = Store::open(&data_dir.join("bulkhead.db"))
+        .with_context(|| format!("opening the database in {}", data_dir.display()))?;
+    let settings = Settings {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        account_concurrency: args.account_concurrency,
+    };
+    let registry = Registry::open(store, data_dir.join("code"), settings)
+        .context("opening the function registry")?;
     let verifier = Verifier::new(args.region.clone(), "lambda", keys);
-    let state = AppState { registry: Arc::new(registry), verifier: Arc::new(verifier) };
+    let state = AppState::new(Arc::new(registry), Arc::new(verifier));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         tracing::info!(%addr, data_dir = %data_dir.display(), "serving the Lambda API");
         // Tests and scripts wait for this exact line to learn the port.
@@ -106,7 +139,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(stdout, "bulkhead listening on http://{addr}")?;
         stdout.flush()?;
         drop(stdout);
-        bulkhead_api::serve(listener, state, shutdown_signal()).await.context("serving")?;
+        bulkhead_api::serve(listener, state, shutdown_signal())
+            .await
+            .context("serving")?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -114,7 +149,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let mode = std::fs::metadata(dir)?.permissions().mode();
     if mode & 0o077 != 0 {
         tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data directory is readable by other users");
@@ -124,7 +163,10 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
         return std::future::pending().await;
     };

@@ -15,7 +15,9 @@ use super::Inner;
 use super::cgroup::Cgroup;
 use super::spawn::Neutral;
 use crate::sys::{self, SharedFd};
-use crate::{EnvControl, Environment, Exit, ExitCause, LogLine, LogStream, RuntimeConn, SandboxError, Usage};
+use crate::{
+    EnvControl, Environment, Exit, ExitCause, LogLine, LogStream, RuntimeConn, SandboxError, Usage,
+};
 
 const MAX_LINE: u64 = 256 * 1024;
 
@@ -45,7 +47,9 @@ impl EnvControl for Live {
     }
 
     fn shutdown(&self, grace: Duration) {
-        let msg = HostMsg::Shutdown { grace_ms: grace.as_millis() as u64 };
+        let msg = HostMsg::Shutdown {
+            grace_ms: grace.as_millis() as u64,
+        };
         if bulkhead_proto::send(&*self.control, &msg, &[]).is_err() {
             self.kill();
         }
@@ -53,7 +57,11 @@ impl EnvControl for Live {
 
     fn usage(&self) -> Usage {
         let u = self.cgroup.usage();
-        Usage { peak_memory_bytes: u.peak_memory_bytes, cpu_time: u.cpu_time, pids: u.pids }
+        Usage {
+            peak_memory_bytes: u.peak_memory_bytes,
+            cpu_time: u.cpu_time,
+            pids: u.pids,
+        }
     }
 
     fn reset_peak_memory(&self) {
@@ -62,12 +70,26 @@ impl EnvControl for Live {
 }
 
 pub(crate) fn start(inner: Arc<Inner>, neutral: Neutral) -> Result<Environment, SandboxError> {
-    let Neutral { id, pidfd, control, stdout, stderr, cgroup, ids } = neutral;
+    let Neutral {
+        id,
+        pidfd,
+        control,
+        stdout,
+        stderr,
+        cgroup,
+        ids,
+    } = neutral;
     let step = SandboxError::step;
     sys::set_nonblocking(&control).map_err(step("make the control socket non-blocking"))?;
     let control = Arc::new(control);
     let pidfd = Arc::new(pidfd);
-    let live = Arc::new(Live { id, pidfd: pidfd.clone(), control: control.clone(), cgroup, killed: AtomicBool::new(false) });
+    let live = Arc::new(Live {
+        id,
+        pidfd: pidfd.clone(),
+        control: control.clone(),
+        cgroup,
+        killed: AtomicBool::new(false),
+    });
 
     let (conn_tx, conn_rx) = mpsc::unbounded_channel();
     let (log_tx, log_rx) = mpsc::unbounded_channel();
@@ -78,26 +100,47 @@ pub(crate) fn start(inner: Arc<Inner>, neutral: Neutral) -> Result<Environment, 
     let pid_fd = sys::watch_readable(pidfd).map_err(step("watch the agent's pidfd"))?;
     for (fd, stream) in [(stdout, LogStream::Stdout), (stderr, LogStream::Stderr)] {
         sys::set_nonblocking(&fd).map_err(step("make the output pipes non-blocking"))?;
-        let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(step("watch the output pipes"))?;
+        let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+            .map_err(step("watch the output pipes"))?;
         tokio::spawn(read_lines(pipe, stream, log_tx.clone()));
     }
     let control_task = tokio::spawn(serve_control(id, control_fd, conn_tx, reports.clone()));
-    tokio::spawn(watch_exit(inner, live.clone(), pid_fd, control_task, reports, ids, exit_tx));
+    tokio::spawn(watch_exit(
+        inner,
+        live.clone(),
+        pid_fd,
+        control_task,
+        reports,
+        ids,
+        exit_tx,
+    ));
     Ok(Environment::new(id, conn_rx, log_rx, exit_rx, live))
 }
 
-async fn read_lines(pipe: tokio::net::unix::pipe::Receiver, stream: LogStream, tx: mpsc::UnboundedSender<LogLine>) {
+async fn read_lines(
+    pipe: tokio::net::unix::pipe::Receiver,
+    stream: LogStream,
+    tx: mpsc::UnboundedSender<LogLine>,
+) {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf).await {
+        match (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 if buf.last() == Some(&b'\n') {
                     buf.pop();
                 }
-                let line = LogLine { stream, text: String::from_utf8_lossy(&buf).into_owned(), at: SystemTime::now() };
+                let line = LogLine {
+                    stream,
+                    text: String::from_utf8_lossy(&buf).into_owned(),
+                    at: SystemTime::now(),
+                };
                 if tx.send(line).is_err() {
                     // Nobody reads the logs: keep draining so the runtime never blocks on a full pipe.
                     continue;
@@ -114,7 +157,9 @@ async fn serve_control(
     reports: Arc<Mutex<Reports>>,
 ) {
     loop {
-        let Ok(mut guard) = fd.readable().await else { return };
+        let Ok(mut guard) = fd.readable().await else {
+            return;
+        };
         match bulkhead_proto::recv::<AgentMsg>(&*fd.get_ref().0) {
             Ok((AgentMsg::RuntimeApiConnection, fds)) => {
                 for conn in fds {
@@ -122,7 +167,9 @@ async fn serve_control(
                         Ok(stream) => {
                             let _ = conns.send(Box::new(stream));
                         }
-                        Err(e) => tracing::warn!(env = id, error = %e, "agent passed something that is not a loopback tcp connection"),
+                        Err(e) => {
+                            tracing::warn!(env = id, error = %e, "agent passed something that is not a loopback tcp connection")
+                        }
                     }
                 }
             }
@@ -139,7 +186,9 @@ async fn serve_control(
             }
             Ok((AgentMsg::Started { pid }, _)) => tracing::debug!(env = id, pid, "runtime started"),
             Ok((AgentMsg::Waiting, _)) => {}
-            Err(ProtoError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => guard.clear_ready(),
+            Err(ProtoError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                guard.clear_ready()
+            }
             Err(ProtoError::Closed) => return,
             Err(e) => {
                 tracing::warn!(env = id, error = %e, "unreadable frame from the agent");
@@ -155,7 +204,10 @@ fn runtime_stream(fd: OwnedFd) -> std::io::Result<tokio::net::TcpStream> {
     let stream = std::net::TcpStream::from(fd);
     let peer = stream.peer_addr()?;
     if !peer.ip().is_loopback() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "peer is not loopback"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "peer is not loopback",
+        ));
     }
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
@@ -172,7 +224,9 @@ async fn watch_exit(
     exit_tx: watch::Sender<Option<Exit>>,
 ) {
     let status = loop {
-        let Ok(mut guard) = pidfd.readable().await else { break None };
+        let Ok(mut guard) = pidfd.readable().await else {
+            break None;
+        };
         match sys::try_reap(&pidfd.get_ref().0) {
             Ok(Some(status)) => break Some(status),
             Ok(None) => guard.clear_ready(),
@@ -183,18 +237,35 @@ async fn watch_exit(
     let _ = tokio::time::timeout(Duration::from_millis(500), control_task).await;
     let events = live.cgroup.events();
     let usage = live.usage();
-    let reports = reports.lock().map(|r| (r.runtime_exit, r.setup_failed.clone())).unwrap_or_default();
+    let reports = reports
+        .lock()
+        .map(|r| (r.runtime_exit, r.setup_failed.clone()))
+        .unwrap_or_default();
     let (cause, code, signal) = match reports {
         (_, Some(setup)) => (ExitCause::SetupFailed(setup), None, None),
-        (runtime, None) if events.oom_kills > 0 => (ExitCause::OutOfMemory, runtime.and_then(|r| r.0), runtime.and_then(|r| r.1)),
-        (runtime, None) if live.killed.load(Ordering::Acquire) => (ExitCause::Killed, runtime.and_then(|r| r.0), runtime.and_then(|r| r.1)),
+        (runtime, None) if events.oom_kills > 0 => (
+            ExitCause::OutOfMemory,
+            runtime.and_then(|r| r.0),
+            runtime.and_then(|r| r.1),
+        ),
+        (runtime, None) if live.killed.load(Ordering::Acquire) => (
+            ExitCause::Killed,
+            runtime.and_then(|r| r.0),
+            runtime.and_then(|r| r.1),
+        ),
         (Some((code, signal)), None) => (ExitCause::RuntimeExit, code, signal),
         (None, None) => {
             tracing::warn!(env = live.id, ?status, "agent ended without a report");
             (ExitCause::AgentLost, None, None)
         }
     };
-    let exit = Exit { cause, code, signal, pids_limit_hit: events.pids_max_hits > 0, usage };
+    let exit = Exit {
+        cause,
+        code,
+        signal,
+        pids_limit_hit: events.pids_max_hits > 0,
+        usage,
+    };
     let cleanup = {
         let live = live.clone();
         tokio::task::spawn_blocking(move || {

@@ -96,10 +96,14 @@ impl NsBackend {
     pub fn new(config: NsConfig) -> Result<Self, SandboxError> {
         let agent_ok = std::fs::metadata(&config.agent).is_ok_and(|m| m.is_file());
         if !agent_ok {
-            return Err(SandboxError::Agent(format!("no agent binary at {}", config.agent.display())));
+            return Err(SandboxError::Agent(format!(
+                "no agent binary at {}",
+                config.agent.display()
+            )));
         }
         let root_dir = config.state_dir.join("root");
-        std::fs::create_dir_all(&root_dir).map_err(SandboxError::step("create the state directory"))?;
+        std::fs::create_dir_all(&root_dir)
+            .map_err(SandboxError::step("create the state directory"))?;
         let cgroups = CgroupManager::detect(&config.cgroup_parent)?;
         let stale = cgroups.sweep_stale();
         if stale > 0 {
@@ -114,7 +118,11 @@ impl NsBackend {
             system: rootfs::SystemPaths::detect(),
             config,
         };
-        Ok(Self { inner: Arc::new(inner), pool: Arc::default(), refilling: Arc::default() })
+        Ok(Self {
+            inner: Arc::new(inner),
+            pool: Arc::default(),
+            refilling: Arc::default(),
+        })
     }
 
     /// Tops the warm pool up in the background. Safe to call often.
@@ -122,7 +130,11 @@ impl NsBackend {
         if self.inner.config.warm_pool == 0 || self.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (inner, pool, refilling) = (self.inner.clone(), self.pool.clone(), self.refilling.clone());
+        let (inner, pool, refilling) = (
+            self.inner.clone(),
+            self.pool.clone(),
+            self.refilling.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             loop {
                 let have = pool.lock().map(|p| p.len()).unwrap_or(usize::MAX);
@@ -188,7 +200,9 @@ impl NsBackend {
             seccomp: self.inner.seccomp.clone(),
             nofile: 1024,
         };
-        if let Err(e) = bulkhead_proto::send(&neutral.control, &HostMsg::Start(start), &[]) {
+        if let Err(e) =
+            bulkhead_proto::send(&neutral.control, &HostMsg::Start(Box::new(start)), &[])
+        {
             neutral.destroy(&self.inner);
             return Err(SandboxError::Agent(format!("sending start: {e}")));
         }
@@ -199,7 +213,11 @@ impl NsBackend {
 
 impl Drop for NsBackend {
     fn drop(&mut self) {
-        let drained: Vec<Neutral> = self.pool.lock().map(|mut p| p.drain(..).collect()).unwrap_or_default();
+        let drained: Vec<Neutral> = self
+            .pool
+            .lock()
+            .map(|mut p| p.drain(..).collect())
+            .unwrap_or_default();
         for n in drained {
             n.destroy(&self.inner);
         }
@@ -211,7 +229,10 @@ impl Backend for NsBackend {
         "namespaces"
     }
 
-    fn create(&self, spec: EnvSpec) -> Pin<Box<dyn Future<Output = Result<Environment, SandboxError>> + Send + '_>> {
+    fn create(
+        &self,
+        spec: EnvSpec,
+    ) -> Pin<Box<dyn Future<Output = Result<Environment, SandboxError>> + Send + '_>> {
         Box::pin(self.create_env(spec))
     }
 }

@@ -10,7 +10,9 @@ use crate::EnvSpec;
 
 /// System paths a runtime needs. On merged-/usr hosts `/bin`, `/lib`... are symlinks into `/usr`
 /// and are recreated as symlinks; elsewhere they are bound.
-const SYSTEM_DIRS: [&str; 7] = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"];
+const SYSTEM_DIRS: [&str; 7] = [
+    "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
+];
 /// Host configuration a dynamically linked runtime reads; nothing else of `/etc` is shown.
 const ETC_ENTRIES: [&str; 3] = ["/etc/ld.so.cache", "/etc/alternatives", "/etc/ssl"];
 
@@ -24,7 +26,9 @@ impl SystemPaths {
     pub fn detect() -> Self {
         let mut out = SystemPaths::default();
         for dir in SYSTEM_DIRS.iter().chain(ETC_ENTRIES.iter()) {
-            let Ok(meta) = std::fs::symlink_metadata(dir) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(dir) else {
+                continue;
+            };
             if meta.file_type().is_symlink() {
                 if let Ok(target) = std::fs::read_link(dir)
                     && let Some(target) = target.to_str()
@@ -32,7 +36,11 @@ impl SystemPaths {
                     out.symlinks.push(((*dir).to_owned(), target.to_owned()));
                 }
             } else {
-                out.binds.push(Bind { source: (*dir).to_owned(), target: (*dir).to_owned(), file: meta.is_file() });
+                out.binds.push(Bind {
+                    source: (*dir).to_owned(),
+                    target: (*dir).to_owned(),
+                    file: meta.is_file(),
+                });
             }
         }
         out
@@ -42,12 +50,26 @@ impl SystemPaths {
 pub fn etc_files() -> Vec<(String, String)> {
     let f = |p: &str, c: String| (p.to_owned(), c);
     vec![
-        f("/etc/passwd", format!("root:x:0:0:root:/root:/usr/sbin/nologin\nsbx_user1051:x:{FUNCTION_UID}:{FUNCTION_GID}::/tmp:/usr/sbin/nologin\n")),
-        f("/etc/group", format!("root:x:0:\nsbx_user1051:x:{FUNCTION_GID}:\n")),
-        f("/etc/hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n".into()),
+        f(
+            "/etc/passwd",
+            format!(
+                "root:x:0:0:root:/root:/usr/sbin/nologin\nsbx_user1051:x:{FUNCTION_UID}:{FUNCTION_GID}::/tmp:/usr/sbin/nologin\n"
+            ),
+        ),
+        f(
+            "/etc/group",
+            format!("root:x:0:\nsbx_user1051:x:{FUNCTION_GID}:\n"),
+        ),
+        f(
+            "/etc/hosts",
+            "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n".into(),
+        ),
         // No network beyond loopback, so no resolver either.
         f("/etc/resolv.conf", String::new()),
-        f("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n".into()),
+        f(
+            "/etc/nsswitch.conf",
+            "passwd: files\ngroup: files\nhosts: files\n".into(),
+        ),
         f("/etc/hostname", "localhost\n".into()),
     ]
 }
@@ -55,7 +77,11 @@ pub fn etc_files() -> Vec<(String, String)> {
 /// Binds for one environment: the system, then code, runtime and layers.
 pub fn binds_for(system: &SystemPaths, spec: &EnvSpec) -> Vec<Bind> {
     let mut binds = system.binds.clone();
-    let dir = |p: &Path, target: &str| Bind { source: p.to_string_lossy().into_owned(), target: target.to_owned(), file: false };
+    let dir = |p: &Path, target: &str| Bind {
+        source: p.to_string_lossy().into_owned(),
+        target: target.to_owned(),
+        file: false,
+    };
     binds.push(dir(&spec.code_dir, "/var/task"));
     if let Some(runtime) = &spec.runtime_dir {
         binds.push(dir(runtime, "/var/runtime"));
@@ -74,17 +100,33 @@ mod tests {
     fn only_the_listed_host_paths_are_shown() {
         let system = SystemPaths::detect();
         for b in &system.binds {
-            assert!(SYSTEM_DIRS.contains(&b.source.as_str()) || ETC_ENTRIES.contains(&b.source.as_str()), "{b:?}");
+            assert!(
+                SYSTEM_DIRS.contains(&b.source.as_str())
+                    || ETC_ENTRIES.contains(&b.source.as_str()),
+                "{b:?}"
+            );
             assert_eq!(b.source, b.target);
         }
-        assert!(system.binds.iter().any(|b| b.source == "/usr"), "every Linux host has /usr");
-        assert!(!system.binds.iter().any(|b| b.source == "/etc" || b.source == "/root" || b.source == "/home"));
+        assert!(
+            system.binds.iter().any(|b| b.source == "/usr"),
+            "every Linux host has /usr"
+        );
+        assert!(
+            !system
+                .binds
+                .iter()
+                .any(|b| b.source == "/etc" || b.source == "/root" || b.source == "/home")
+        );
     }
 
     #[test]
     fn generated_etc_names_the_function_user() {
         let files = etc_files();
-        let passwd = &files.iter().find(|(p, _)| p == "/etc/passwd").expect("passwd").1;
+        let passwd = &files
+            .iter()
+            .find(|(p, _)| p == "/etc/passwd")
+            .expect("passwd")
+            .1;
         assert!(passwd.contains(":993:990:"));
     }
 }

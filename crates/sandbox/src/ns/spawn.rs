@@ -52,7 +52,10 @@ impl Neutral {
 
 /// Creates one neutral sandbox. Blocking (a few ms); runs on a blocking thread.
 pub(crate) fn neutral(inner: &Inner) -> Result<Neutral, SandboxError> {
-    let ids = inner.uids.take().ok_or(SandboxError::NoUids(inner.uids.capacity()))?;
+    let ids = inner
+        .uids
+        .take()
+        .ok_or(SandboxError::NoUids(inner.uids.capacity()))?;
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let result = spawn_with(inner, id, ids);
     if result.is_err() {
@@ -64,7 +67,15 @@ pub(crate) fn neutral(inner: &Inner) -> Result<Neutral, SandboxError> {
 fn spawn_with(inner: &Inner, id: u64, ids: HostIds) -> Result<Neutral, SandboxError> {
     let cgroup = inner.cgroups.create(&format!("env-{id}"))?;
     match spawn_in(inner, id, ids, &cgroup) {
-        Ok((pidfd, control, stdout, stderr)) => Ok(Neutral { id, pidfd, control, stdout, stderr, cgroup, ids }),
+        Ok((pidfd, control, stdout, stderr)) => Ok(Neutral {
+            id,
+            pidfd,
+            control,
+            stdout,
+            stderr,
+            cgroup,
+            ids,
+        }),
         Err(e) => {
             cgroup.kill_all();
             let _ = cgroup.remove();
@@ -77,14 +88,18 @@ type Fds = (OwnedFd, OwnedFd, OwnedFd, OwnedFd);
 
 fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds, SandboxError> {
     let step = SandboxError::step;
-    let (host_control, agent_control) = sys::seqpacket_pair().map_err(step("create the control socket"))?;
+    let (host_control, agent_control) =
+        sys::seqpacket_pair().map_err(step("create the control socket"))?;
     let (stdout_read, stdout_write) = sys::pipe().map_err(step("create the stdout pipe"))?;
     let (stderr_read, stderr_write) = sys::pipe().map_err(step("create the stderr pipe"))?;
     let (sync_read, sync_write) = sys::pipe().map_err(step("create the sync pipe"))?;
-    let devnull: OwnedFd = std::fs::File::open("/dev/null").map_err(step("open /dev/null"))?.into();
+    let devnull: OwnedFd = std::fs::File::open("/dev/null")
+        .map_err(step("open /dev/null"))?
+        .into();
     let program = CString::new(inner.config.agent.as_os_str().as_bytes())
         .map_err(|_| SandboxError::Agent("agent path contains NUL".into()))?;
-    let high = |fd: &OwnedFd| sys::dup_above(fd, 10).map_err(step("number the child's descriptors"));
+    let high =
+        |fd: &OwnedFd| sys::dup_above(fd, 10).map_err(step("number the child's descriptors"));
     let plan = sys::ChildPlan {
         sync_read: high(&sync_read)?,
         control: high(&agent_control)?,
@@ -95,17 +110,26 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
         argv: vec![CString::new("bulkhead-agent").map_err(|_| SandboxError::Agent("argv".into()))?],
         envp: Vec::new(),
     };
-    drop((sync_read, agent_control, stdout_write, stderr_write, devnull));
+    drop((
+        sync_read,
+        agent_control,
+        stdout_write,
+        stderr_write,
+        devnull,
+    ));
     let cgroup_dir = match inner.cgroups.version() {
         CgroupVersion::V2 => cgroup.open_dir_v2(),
         CgroupVersion::V1 => None,
     };
-    let (pid, pidfd) = sys::spawn(&plan, cgroup_dir.as_ref()).map_err(step("clone the agent into new namespaces"))?;
+    let (pid, pidfd) = sys::spawn(&plan, cgroup_dir.as_ref())
+        .map_err(step("clone the agent into new namespaces"))?;
     // The child holds its own copies now.
     drop(plan);
     let finish = || -> Result<(), SandboxError> {
-        std::fs::write(format!("/proc/{pid}/uid_map"), ids.map(FUNCTION_UID)).map_err(step("write the uid map"))?;
-        std::fs::write(format!("/proc/{pid}/gid_map"), ids.map(FUNCTION_GID)).map_err(step("write the gid map"))?;
+        std::fs::write(format!("/proc/{pid}/uid_map"), ids.map(FUNCTION_UID))
+            .map_err(step("write the uid map"))?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), ids.map(FUNCTION_GID))
+            .map_err(step("write the gid map"))?;
         if cgroup_dir.is_none() {
             cgroup.attach(pid as u32)?;
         }
@@ -127,14 +151,28 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
 }
 
 fn wait_until_waiting(control: &OwnedFd) -> Result<(), SandboxError> {
-    let mut fds = [libc::pollfd { fd: control.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-    if !crate::sys::poll_once(&mut fds, AGENT_READY).map_err(SandboxError::step("wait for the agent"))? {
-        return Err(SandboxError::Agent(format!("no word from the agent within {AGENT_READY:?}")));
+    let mut fds = [libc::pollfd {
+        fd: control.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    if !crate::sys::poll_once(&mut fds, AGENT_READY)
+        .map_err(SandboxError::step("wait for the agent"))?
+    {
+        return Err(SandboxError::Agent(format!(
+            "no word from the agent within {AGENT_READY:?}"
+        )));
     }
     match bulkhead_proto::recv::<AgentMsg>(control) {
         Ok((AgentMsg::Waiting, _)) => Ok(()),
-        Ok((AgentMsg::SetupFailed { step, error }, _)) => Err(SandboxError::Agent(format!("{step}: {error}"))),
-        Ok((other, _)) => Err(SandboxError::Agent(format!("unexpected first message {other:?}"))),
-        Err(e) => Err(SandboxError::Agent(format!("agent exited before it was ready: {e}"))),
+        Ok((AgentMsg::SetupFailed { step, error }, _)) => {
+            Err(SandboxError::Agent(format!("{step}: {error}")))
+        }
+        Ok((other, _)) => Err(SandboxError::Agent(format!(
+            "unexpected first message {other:?}"
+        ))),
+        Err(e) => Err(SandboxError::Agent(format!(
+            "agent exited before it was ready: {e}"
+        ))),
     }
 }

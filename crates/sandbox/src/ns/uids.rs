@@ -34,12 +34,20 @@ impl UidPool {
     /// `slots` environments from host id `base` on; each takes two ids.
     pub fn new(base: u32, slots: u32) -> Self {
         let free = (0..slots).rev().collect();
-        Self { base, slots, free: Mutex::new(free) }
+        Self {
+            base,
+            slots,
+            free: Mutex::new(free),
+        }
     }
 
     pub fn take(&self) -> Option<HostIds> {
         let slot = self.free.lock().ok()?.pop()?;
-        Some(HostIds { slot, root: self.base + 2 * slot, function: self.base + 2 * slot + 1 })
+        Some(HostIds {
+            slot,
+            root: self.base + 2 * slot,
+            function: self.base + 2 * slot + 1,
+        })
     }
 
     pub fn give_back(&self, ids: HostIds) {
@@ -74,12 +82,19 @@ mod tests {
         pool.give_back(b);
         pool.give_back(b);
         assert_eq!(pool.take(), Some(b));
-        assert!(pool.take().is_none(), "a double return does not mint a second slot");
+        assert!(
+            pool.take().is_none(),
+            "a double return does not mint a second slot"
+        );
     }
 
     #[test]
     fn maps_give_root_and_the_function_user_their_own_host_ids() {
-        let ids = HostIds { slot: 0, root: 1_000_000, function: 1_000_001 };
+        let ids = HostIds {
+            slot: 0,
+            root: 1_000_000,
+            function: 1_000_001,
+        };
         assert_eq!(ids.map(FUNCTION_UID), "0 1000000 1\n993 1000001 1\n");
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_lambda::operation::create_function::CreateFunctionError;
 use aws_sdk_lambda::operation::delete_function::DeleteFunctionError;
 use aws_sdk_lambda::operation::get_function::GetFunctionError;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationError;
+use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, FunctionVersion, LastUpdateStatus, PackageType,
@@ -17,8 +18,8 @@ use crate::http::raw_get;
 use aws_sdk_lambda::operation::RequestId as _;
 
 use crate::harness::{
-    LOCAL_KEY_ID, LOCAL_SECRET, ROLE, assert_lambda_timestamp, code_sha256, create_python,
-    describe, fresh, function_arn, per_tenant, python_zip, status_of, wait_active, wait_updated,
+    ROLE, assert_lambda_timestamp, code_sha256, create_python, describe, fresh, function_arn,
+    per_tenant, python_zip, status_of, wait_active, wait_updated,
 };
 
 #[tokio::test]
@@ -478,7 +479,7 @@ async fn create_function_twice_is_resource_conflict() {
 }
 
 #[tokio::test]
-async fn code_location_serves_the_exact_package_to_signed_requests_only() {
+async fn code_location_is_a_presigned_url_for_the_exact_package() {
     let (_work, server) = fresh();
     let client = server.client();
     let zip = python_zip("downloadable");
@@ -495,13 +496,73 @@ async fn code_location_serves_the_exact_package_to_signed_requests_only() {
         .and_then(|c| c.location())
         .expect("Code.Location")
         .to_owned();
-    // AWS hands out a pre-signed S3 URL; Bulkhead serves the package itself and wants the
-    // request signed like any other, so an anonymous fetch must not leak the code.
-    let signed = raw_get(&location, Some((LOCAL_KEY_ID, LOCAL_SECRET))).await;
-    assert_eq!(signed.status(), 200, "signed GET {location}");
-    assert_eq!(signed.body(), &zip, "downloaded package differs");
-
+    // Like AWS's pre-signed S3 URL, it downloads without credentials...
     let anonymous = raw_get(&location, None).await;
-    assert_eq!(anonymous.status(), 403, "anonymous GET {location}");
-    assert!(anonymous.body().is_empty() || !anonymous.body().starts_with(b"PK"));
+    assert_eq!(anonymous.status(), 200, "anonymous GET {location}");
+    assert_eq!(anonymous.body(), &zip, "downloaded package differs");
+
+    // ...but only as issued: without its query, or with the signature altered, it is refused.
+    let (bare, query) = location
+        .split_once('?')
+        .expect("Location carries a signature");
+    assert_eq!(raw_get(bare, None).await.status(), 403, "unsigned {bare}");
+    let tampered = match query.char_indices().last() {
+        Some((i, c)) => format!("{bare}?{}{}", &query[..i], if c == '0' { '1' } else { '0' }),
+        None => unreachable!("split_once found a '?'"),
+    };
+    assert_eq!(
+        raw_get(&tampered, None).await.status(),
+        403,
+        "tampered {tampered}"
+    );
+}
+
+#[tokio::test]
+async fn stale_revision_id_is_precondition_failed() {
+    let (_work, server) = fresh();
+    let client = server.client();
+    create_python(&client, "optimistic", &python_zip("o"), None).await;
+    wait_active(&client, "optimistic").await;
+    let current = client
+        .get_function_configuration()
+        .function_name("optimistic")
+        .send()
+        .await
+        .unwrap();
+    let revision = current.revision_id().expect("RevisionId").to_owned();
+
+    let first = client
+        .update_function_configuration()
+        .function_name("optimistic")
+        .revision_id(&revision)
+        .memory_size(192)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("update with the current RevisionId: {}", describe(&e)));
+    assert_eq!(first.memory_size(), Some(192));
+    wait_updated(&client, "optimistic").await;
+
+    let err = client
+        .update_function_configuration()
+        .function_name("optimistic")
+        .revision_id(&revision)
+        .memory_size(256)
+        .send()
+        .await
+        .expect_err("an update based on a stale RevisionId must fail");
+    assert_eq!(status_of(&err), Some(412));
+    assert!(
+        matches!(
+            err.into_service_error(),
+            UpdateFunctionConfigurationError::PreconditionFailedException(_)
+        ),
+        "stale RevisionId"
+    );
+    let now = client
+        .get_function_configuration()
+        .function_name("optimistic")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(now.memory_size(), Some(192));
 }

@@ -1,6 +1,7 @@
 //! SigV4 as the SDK signs it: ARNs and qualified names in the path, query strings, bodies, and
 //! keys from `--access-keys-file`.
 
+use aws_sdk_lambda::operation::get_function::GetFunctionError;
 use aws_sdk_lambda::types::FunctionVersion;
 
 use crate::harness::{
@@ -130,4 +131,59 @@ async fn keys_from_access_keys_file_are_accepted() {
         .await
         .expect_err("a secret belonging to another key must fail");
     assert_eq!(crate::harness::status_of(&err), Some(403));
+}
+
+#[tokio::test]
+async fn qualifier_in_the_name_must_exist_and_agree_with_the_qualifier_parameter() {
+    let (_work, server) = crate::harness::fresh();
+    let client = server.client();
+    create_python(&client, "qual", &python_zip("q"), None).await;
+    wait_active(&client, "qual").await;
+    client
+        .publish_version()
+        .function_name("qual")
+        .send()
+        .await
+        .unwrap();
+
+    let agreed = client
+        .get_function()
+        .function_name("qual:1")
+        .qualifier("1")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetFunction(qual:1, Qualifier=1): {}", describe(&e)));
+    assert_eq!(agreed.configuration().and_then(|c| c.version()), Some("1"));
+
+    let err = client
+        .get_function()
+        .function_name("qual:1")
+        .qualifier("$LATEST")
+        .send()
+        .await
+        .expect_err("a qualifier that contradicts the name must be refused");
+    assert_eq!(crate::harness::status_of(&err), Some(400));
+    match err.into_service_error() {
+        GetFunctionError::InvalidParameterValueException(e) => assert_eq!(
+            e.message(),
+            Some(
+                "The derived qualifier from the function name does not match the specified qualifier."
+            )
+        ),
+        other => panic!("expected InvalidParameterValueException, got {other:?}"),
+    }
+
+    let err = client
+        .get_function()
+        .function_name("qual:99")
+        .send()
+        .await
+        .expect_err("version 99 does not exist");
+    match err.into_service_error() {
+        GetFunctionError::ResourceNotFoundException(e) => assert_eq!(
+            e.message(),
+            Some(format!("Function not found: {}:99", function_arn("qual")).as_str())
+        ),
+        other => panic!("expected ResourceNotFoundException, got {other:?}"),
+    }
 }

@@ -1,6 +1,7 @@
 //! PublishVersion, ListVersionsByFunction and the alias operations.
 
 use aws_sdk_lambda::operation::create_alias::CreateAliasError;
+use aws_sdk_lambda::operation::delete_function::DeleteFunctionError;
 use aws_sdk_lambda::operation::get_alias::GetAliasError;
 use aws_sdk_lambda::types::TenantIsolationMode;
 
@@ -96,8 +97,9 @@ async fn publish_version_snapshots_latest_and_list_versions_by_function_lists_th
         .collect();
     assert_eq!(
         arns,
+        // As in AWS's own example output, the $LATEST entry carries a qualified ARN here.
         vec![
-            function_arn("pub"),
+            format!("{}:$LATEST", function_arn("pub")),
             format!("{}:1", function_arn("pub")),
             format!("{}:2", function_arn("pub")),
         ]
@@ -254,6 +256,22 @@ async fn alias_create_get_list_update_delete() {
         .unwrap();
     assert_eq!(via_alias.version(), Some("2"));
     assert_eq!(via_alias.timeout(), Some(10));
+
+    // A version an alias points at cannot be deleted.
+    let pinned = client
+        .delete_function()
+        .function_name("aliased")
+        .qualifier("2")
+        .send()
+        .await
+        .expect_err("deleting a version behind an alias must fail");
+    assert!(
+        matches!(
+            pinned.into_service_error(),
+            DeleteFunctionError::ResourceConflictException(_)
+        ),
+        "DeleteFunction(version 2) while aliases point at it"
+    );
 
     client
         .delete_alias()

@@ -194,9 +194,10 @@ pub(super) fn select(mounts: &[Mount]) -> Result<Layout, CgroupError> {
         }));
     }
 
+    // A named v1 hierarchy (name=systemd) next to a v2 mount says nothing about controllers.
     let any_v1 = mounts
         .iter()
-        .any(|m| matches!(m.kind, MountKind::V1 { .. }));
+        .any(|m| matches!(&m.kind, MountKind::V1 { controllers } if !controllers.is_empty()));
     let missing: Vec<&str> = if any_v1 || v2_seen.is_empty() {
         NEEDED
             .iter()

@@ -238,12 +238,17 @@ impl CgroupManager {
         }
     }
 
-    /// Removes `<base>` itself; only tests need this, a server keeps its base for good.
-    #[cfg(test)]
-    fn remove_base(&self) {
+    /// Removes the parent groups `<base>`; fails with `EBUSY` while any group is left under them.
+    /// A server keeps its base for good; tests and uninstalls use this to leave nothing behind.
+    pub fn remove_base(&self) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + REMOVE_BOUND;
+        let mut first_err = None;
         for dir in self.base_dirs() {
-            let _ = fs::remove_dir(dir);
+            if let Err(e) = rmdir_retry(&dir, deadline) {
+                first_err.get_or_insert(e);
+            }
         }
+        first_err.map_or(Ok(()), Err)
     }
 }
 

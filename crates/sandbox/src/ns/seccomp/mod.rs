@@ -1,7 +1,7 @@
 //! The seccomp filter of a function's processes: the runtime and everything it forks.
 //!
 //! # Policy
-//! A deny-list on top of default *allow*. The syscalls in [`policy`] answer `EPERM`, so a runtime
+//! A deny-list on top of default *allow*. The syscalls in `policy.rs` answer `EPERM`, so a runtime
 //! that probes one sees an ordinary error instead of dying; `clone3` answers `ENOSYS` because its
 //! flags sit behind a pointer the filter cannot read, and glibc falls back to `clone` (whose
 //! namespace flags the filter does check) only on `ENOSYS`. On x86_64, x32-ABI numbers also
@@ -16,23 +16,24 @@
 //! up as long as Docker's. Seccomp is not the boundary here: the environment's user, mount, PID,
 //! network, IPC, UTS and cgroup namespaces, its unique non-root uid, empty capability sets and
 //! `no_new_privs` are. What seccomp adds is a smaller *kernel* attack surface: the subsystems
-//! below are where privilege-escalation bugs keep being found, and functions never need them.
+//! it denies are where privilege-escalation bugs keep being found, and functions never need them.
 //!
 //! # Considered
-//! Docker's default profile (an allow-list of ~350 syscalls, capability-gated extras, `clone`
-//! flag masks and `ENOSYS` for `clone3`) is the source of most entries and of the `clone3`
-//! handling. Firecracker's per-thread allow-lists (`resources/seccomp/*.json`) suit a VMM whose
-//! syscall set is known exactly, not arbitrary tenant code. libseccomp would give a binary-search
+//! Docker's default profile (an allow-list of several hundred syscalls, capability-gated extras,
+//! a `clone` flag mask, `ENOSYS` for `clone3`) is the source of most entries and of the `clone3`
+//! handling; most of what it refuses a container without added capabilities is denied here.
+//! Firecracker's per-thread allow-lists (`resources/seccomp/*.json`) suit a VMM whose syscall
+//! set is known exactly, not arbitrary tenant code. libseccomp would give a binary-search
 //! filter but is a C dependency; seccompiler is pure Rust and its linear filter costs little
-//! because the kernel's seccomp action cache (5.11+) skips the filter for every syscall whose
-//! answer does not depend on arguments, i.e. all but `clone` and `personality`.
+//! because the kernel's seccomp action cache (5.11+) skips the filter for every syscall it can
+//! prove always allowed: all but the denied ones, `clone` and `personality`.
 //!
 //! The host compiles the filter ([`Filter::for_functions`]) and hands the bytes to the agent,
 //! which installs them ([`install`]) in the runtime's process after fork, before exec.
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod policy;
-#[cfg(test)]
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests;
 
 use seccompiler::{BpfProgram, sock_filter};
@@ -125,7 +126,7 @@ impl Filter {
     /// `no_new_privs` first, so no `CAP_SYS_ADMIN` is needed. Allocates nothing, so a
     /// multi-threaded parent can decode before `fork` and call this in the child.
     pub fn install(&self) -> Result<(), SeccompError> {
-        tracing::debug!(instructions = self.0.len(), "installing seccomp filter");
+        // No logging here: a subscriber may allocate or lock, which a forked child must not.
         seccompiler::apply_filter_all_threads(&self.0).map_err(SeccompError::Install)
     }
 }
@@ -156,6 +157,10 @@ fn compile() -> Result<Filter, SeccompError> {
             instructions: program.len(),
         });
     }
+    tracing::debug!(
+        instructions = program.len(),
+        "compiled seccomp policy for functions"
+    );
     Ok(Filter(program))
 }
 

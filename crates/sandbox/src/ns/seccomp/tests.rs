@@ -222,37 +222,39 @@ macro_rules! probes {
 // Comments give the answer the kernel would give root without the filter (Linux 6.x); where a
 // subsystem is compiled out it is ENOSYS instead.
 const MODULES: &[Probe] = probes! {
-    "init_module" libc::SYS_init_module => [N(0), N(0), S(c"")];     // ENOEXEC: too short for ELF
+    "init_module" libc::SYS_init_module => [N(0), N(0), S(c"")]; // ENOEXEC: too short for ELF
     "finit_module" libc::SYS_finit_module => [N(NEG), S(c""), N(0)]; // EBADF
-    "delete_module" libc::SYS_delete_module => [S(c"bulkhead_no_such_module"), N(O_NONBLOCK)]; // ENOENT
+    // ENOENT
+    "delete_module" libc::SYS_delete_module => [S(c"bulkhead_no_such_module"), N(O_NONBLOCK)];
 };
 const KEXEC: &[Probe] = probes! {
-    "kexec_load" libc::SYS_kexec_load => [N(0), N(0), N(0), N(0x7fff_0000)];      // EINVAL: unknown KEXEC_ARCH
-    "kexec_file_load" libc::SYS_kexec_file_load => [N(NEG), N(NEG), N(0), N(0), N(NEG)]; // EINVAL: flags
+    "kexec_load" libc::SYS_kexec_load => [N(0), N(0), N(0), N(0x7fff_0000)]; // EINVAL: arch bits
+    "kexec_file_load" libc::SYS_kexec_file_load => [N(NEG), N(NEG), N(0), N(0), N(NEG)]; // EINVAL
 };
 const REBOOT: &[Probe] = probes! {
     "reboot" libc::SYS_reboot => [N(0), N(0), N(0), N(0)]; // EINVAL: wrong magic, checked first
 };
 const SWAP: &[Probe] = probes! {
     "swapon" libc::SYS_swapon => [N(0), N(0)]; // EFAULT
-    "swapoff" libc::SYS_swapoff => [N(0)];     // EFAULT
+    "swapoff" libc::SYS_swapoff => [N(0)]; // EFAULT
 };
 const ACCT: &[Probe] = probes! {
     "acct" libc::SYS_acct => [S(NO_PATH)]; // ENOENT
 };
 const MOUNT: &[Probe] = probes! {
     "mount" libc::SYS_mount => [N(0), N(0), N(0), N(0), N(0)]; // EFAULT
-    "umount2" libc::SYS_umount2 => [S(NO_PATH), N(0)];         // ENOENT
+    "umount2" libc::SYS_umount2 => [S(NO_PATH), N(0)]; // ENOENT
 };
 const NEW_MOUNT_API: &[Probe] = probes! {
-    "move_mount" libc::SYS_move_mount => [N(NEG), S(c""), N(NEG), S(c""), N(0)];  // ENOENT
-    "open_tree" libc::SYS_open_tree => [N(NEG), S(NO_PATH), N(0)];                // ENOENT
-    "open_tree_attr" 467 => [N(NEG), S(NO_PATH), N(0), N(0), N(0)];               // ENOENT
-    "fsopen" libc::SYS_fsopen => [S(c"bulkhead-no-such-fs"), N(0)];              // ENODEV
-    "fsconfig" libc::SYS_fsconfig => [N(NEG), N(0), N(0), N(0), N(0)];            // EBADF
-    "fsmount" libc::SYS_fsmount => [N(NEG), N(0), N(0)];                          // EBADF
-    "fspick" libc::SYS_fspick => [N(NEG), S(NO_PATH), N(0)];                      // ENOENT
-    "mount_setattr" libc::SYS_mount_setattr => [N(NEG), S(NO_PATH), N(0), N(0), N(0)]; // EINVAL: size
+    "move_mount" libc::SYS_move_mount => [N(NEG), S(c""), N(NEG), S(c""), N(0)]; // ENOENT
+    "open_tree" libc::SYS_open_tree => [N(NEG), S(NO_PATH), N(0)]; // ENOENT
+    "open_tree_attr" 467 => [N(NEG), S(NO_PATH), N(0), N(0), N(0)]; // ENOENT
+    "fsopen" libc::SYS_fsopen => [S(c"bulkhead-no-such-fs"), N(0)]; // ENODEV
+    "fsconfig" libc::SYS_fsconfig => [N(NEG), N(0), N(0), N(0), N(0)]; // EBADF
+    "fsmount" libc::SYS_fsmount => [N(NEG), N(0), N(0)]; // EBADF
+    "fspick" libc::SYS_fspick => [N(NEG), S(NO_PATH), N(0)]; // ENOENT
+    // EINVAL: size
+    "mount_setattr" libc::SYS_mount_setattr => [N(NEG), S(NO_PATH), N(0), N(0), N(0)];
 };
 const PIVOT_ROOT: &[Probe] = probes! {
     "pivot_root" libc::SYS_pivot_root => [S(NO_PATH), S(NO_PATH)]; // ENOENT
@@ -261,24 +263,26 @@ const CHROOT: &[Probe] = probes! {
     "chroot" libc::SYS_chroot => [S(NO_PATH)]; // ENOENT
 };
 const UNSHARE_USER: &[Probe] = probes! {
-    "unshare(CLONE_NEWUSER)" libc::SYS_unshare => [N(CLONE_NEWUSER)]; // succeeds
+    "unshare(CLONE_NEWUSER)" libc::SYS_unshare => [N(CLONE_NEWUSER)]; // EINVAL: libtest's threads
 };
 const UNSHARE_OTHER: &[Probe] = probes! {
-    "unshare(CLONE_NEWNS)" libc::SYS_unshare => [N(CLONE_NEWNS)];   // succeeds
+    "unshare(CLONE_NEWNS)" libc::SYS_unshare => [N(CLONE_NEWNS)]; // succeeds
     "unshare(CLONE_NEWNET)" libc::SYS_unshare => [N(CLONE_NEWNET)]; // succeeds
-    "unshare(CLONE_FILES)" libc::SYS_unshare => [N(CLONE_FILES)];   // succeeds
-    "unshare(0)" libc::SYS_unshare => [N(0)];                       // succeeds
+    "unshare(CLONE_FILES)" libc::SYS_unshare => [N(CLONE_FILES)]; // succeeds
+    "unshare(0)" libc::SYS_unshare => [N(0)]; // succeeds
 };
 const SETNS: &[Probe] = probes! {
     "setns" libc::SYS_setns => [N(NEG), N(0)]; // EBADF
 };
 const PTRACE: &[Probe] = probes! {
-    "ptrace(PTRACE_PEEKDATA)" libc::SYS_ptrace => [N(PTRACE_PEEKDATA), N(NO_PID), N(0), N(0)]; // ESRCH
+    // ESRCH
+    "ptrace(PTRACE_PEEKDATA)" libc::SYS_ptrace => [N(PTRACE_PEEKDATA), N(NO_PID), N(0), N(0)];
 };
 const CROSS_PROCESS_MEMORY: &[Probe] = probes! {
-    "process_vm_readv" libc::SYS_process_vm_readv => [N(NO_PID), N(0), N(0), N(0), N(0), N(1)];   // EINVAL: flags
-    "process_vm_writev" libc::SYS_process_vm_writev => [N(NO_PID), N(0), N(0), N(0), N(0), N(1)]; // EINVAL: flags
-    "process_madvise" libc::SYS_process_madvise => [N(NEG), N(0), N(0), N(0), N(0)];              // EBADF
+    // EINVAL: flags, checked first
+    "process_vm_readv" libc::SYS_process_vm_readv => [N(NO_PID), N(0), N(0), N(0), N(0), N(1)];
+    "process_vm_writev" libc::SYS_process_vm_writev => [N(NO_PID), N(0), N(0), N(0), N(0), N(1)];
+    "process_madvise" libc::SYS_process_madvise => [N(NEG), N(0), N(0), N(0), N(0)]; // EBADF
 };
 const KCMP: &[Probe] = probes! {
     "kcmp" libc::SYS_kcmp => [N(NO_PID), N(NO_PID), N(0), N(0), N(0)]; // ESRCH
@@ -296,37 +300,40 @@ const USERFAULTFD: &[Probe] = probes! {
     "userfaultfd" libc::SYS_userfaultfd => [N(0xffff_ffff)]; // EINVAL: flags
 };
 const IO_URING: &[Probe] = probes! {
-    "io_uring_setup" libc::SYS_io_uring_setup => [N(0), N(0)];                               // EFAULT
-    "io_uring_enter" libc::SYS_io_uring_enter => [N(NEG), N(0), N(0), N(0), N(0), N(0)];      // EBADF
-    "io_uring_register" libc::SYS_io_uring_register => [N(NEG), N(0), N(0), N(0)];            // EBADF
+    "io_uring_setup" libc::SYS_io_uring_setup => [N(0), N(0)]; // EFAULT
+    "io_uring_enter" libc::SYS_io_uring_enter => [N(NEG), N(0), N(0), N(0), N(0), N(0)]; // EBADF
+    "io_uring_register" libc::SYS_io_uring_register => [N(NEG), N(0), N(0), N(0)]; // EINVAL
 };
 const FANOTIFY: &[Probe] = probes! {
     "fanotify_init" libc::SYS_fanotify_init => [N(0xffff_ffff), N(0)]; // EINVAL: flags
 };
 const KEYRINGS: &[Probe] = probes! {
-    "keyctl" libc::SYS_keyctl => [N(0xffff)];                            // EOPNOTSUPP
-    "add_key" libc::SYS_add_key => [N(0), N(0), N(0), N(0), N(0)];       // EFAULT
-    "request_key" libc::SYS_request_key => [N(0), N(0), N(0), N(0)];     // EFAULT
+    "keyctl" libc::SYS_keyctl => [N(0xffff)]; // EOPNOTSUPP
+    "add_key" libc::SYS_add_key => [N(0), N(0), N(0), N(0), N(0)]; // EFAULT
+    "request_key" libc::SYS_request_key => [N(0), N(0), N(0), N(0)]; // EFAULT
 };
 const FILE_HANDLES: &[Probe] = probes! {
-    "open_by_handle_at" libc::SYS_open_by_handle_at => [N(NEG), N(0), N(0)];                  // EFAULT
-    "name_to_handle_at" libc::SYS_name_to_handle_at => [N(NEG), S(NO_PATH), N(0), N(0), N(0)]; // ENOENT
+    "open_by_handle_at" libc::SYS_open_by_handle_at => [N(NEG), N(0), N(0)]; // EFAULT
+    // ENOENT
+    "name_to_handle_at" libc::SYS_name_to_handle_at => [N(NEG), S(NO_PATH), N(0), N(0), N(0)];
 };
 const LOOKUP_DCOOKIE: &[Probe] = probes! {
-    "lookup_dcookie" libc::SYS_lookup_dcookie => [N(0), N(0), N(0)]; // ENOSYS since 6.10, else EINVAL
+    // ENOSYS since 6.10, else EINVAL
+    "lookup_dcookie" libc::SYS_lookup_dcookie => [N(0), N(0), N(0)];
 };
 const QUOTAS: &[Probe] = probes! {
-    "quotactl" libc::SYS_quotactl => [N(0), N(0), N(0), N(0)];        // ENODEV: no device (cmd 0 is not Q_SYNC)
+    // ENODEV: no device (cmd 0 is not Q_SYNC)
+    "quotactl" libc::SYS_quotactl => [N(0), N(0), N(0), N(0)];
     "quotactl_fd" libc::SYS_quotactl_fd => [N(NEG), N(0), N(0), N(0)]; // EBADF
 };
 const SYSLOG: &[Probe] = probes! {
     "syslog" libc::SYS_syslog => [N(9999), N(0), N(0)]; // EINVAL: no such action
 };
 const CLOCKS: &[Probe] = probes! {
-    "settimeofday" libc::SYS_settimeofday => [N(0), N(0)];             // 0: both null, nothing set
+    "settimeofday" libc::SYS_settimeofday => [N(0), N(0)]; // 0: both null, nothing set
     "clock_settime" libc::SYS_clock_settime => [N(0x7fff_ffff), N(0)]; // EINVAL: no such clock
-    "clock_adjtime" libc::SYS_clock_adjtime => [N(0x7fff_ffff), N(0)]; // EINVAL: no such clock
-    "adjtimex" libc::SYS_adjtimex => [N(0)];                           // EFAULT
+    "clock_adjtime" libc::SYS_clock_adjtime => [N(0x7fff_ffff), N(0)]; // EFAULT
+    "adjtimex" libc::SYS_adjtimex => [N(0)]; // EFAULT
 };
 const VHANGUP: &[Probe] = probes! {
     "vhangup" libc::SYS_vhangup => []; // 0: the child has left the session, no terminal to hang up
@@ -335,26 +342,27 @@ const NFSSERVCTL: &[Probe] = probes! {
     "nfsservctl" libc::SYS_nfsservctl => [N(0), N(0), N(0)]; // ENOSYS
 };
 const NUMA: &[Probe] = probes! {
-    "mbind" libc::SYS_mbind => [N(0), N(0), N(0xff), N(0), N(0), N(0)];                        // EINVAL: mode
-    "set_mempolicy" libc::SYS_set_mempolicy => [N(0xff), N(0), N(0)];                          // EINVAL: mode
-    "set_mempolicy_home_node" libc::SYS_set_mempolicy_home_node => [N(0), N(0), N(0), N(1)]; // EINVAL: flags
-    "migrate_pages" libc::SYS_migrate_pages => [N(NO_PID), N(0), N(0), N(0)];                  // ESRCH
-    "move_pages" libc::SYS_move_pages => [N(NO_PID), N(0), N(0), N(0), N(0), N(0)];            // ESRCH
+    "mbind" libc::SYS_mbind => [N(0), N(0), N(0xff), N(0), N(0), N(0)]; // EINVAL: mode
+    "set_mempolicy" libc::SYS_set_mempolicy => [N(0xff), N(0), N(0)]; // EINVAL: mode
+    // EINVAL: flags
+    "set_mempolicy_home_node" libc::SYS_set_mempolicy_home_node => [N(0), N(0), N(0), N(1)];
+    "migrate_pages" libc::SYS_migrate_pages => [N(NO_PID), N(0), N(0), N(0)]; // ESRCH
+    "move_pages" libc::SYS_move_pages => [N(NO_PID), N(0), N(0), N(0), N(0), N(0)]; // ESRCH
 };
 #[cfg(target_arch = "x86_64")]
 const IO_PORTS: &[Probe] = probes! {
-    "iopl" libc::SYS_iopl => [N(4)];                        // EINVAL: level > 3
+    "iopl" libc::SYS_iopl => [N(4)]; // EINVAL: level > 3
     "ioperm" libc::SYS_ioperm => [N(0x1_0000), N(1), N(0)]; // EINVAL: past the bitmap
 };
 #[cfg(target_arch = "x86_64")]
 const LEGACY_X86: &[Probe] = probes! {
-    "modify_ldt" libc::SYS_modify_ldt => [N(0xff), N(0), N(0)]; // ENOSYS: no such func
-    "uselib" libc::SYS_uselib => [S(NO_PATH)];                   // ENOSYS (CONFIG_USELIB off) or ENOENT
+    "modify_ldt" libc::SYS_modify_ldt => [N(0xff), N(0), N(0)]; // (u32)-ENOSYS: no such func
+    "uselib" libc::SYS_uselib => [S(NO_PATH)]; // ENOSYS (CONFIG_USELIB off) or ENOENT
 };
 const PERSONALITY_CHANGES: &[Probe] = probes! {
     "personality(ADDR_NO_RANDOMIZE)" libc::SYS_personality => [N(0x0004_0000)]; // old persona
     "personality(READ_IMPLIES_EXEC)" libc::SYS_personality => [N(0x0040_0000)]; // old persona
-    "personality(PER_LINUX32)" libc::SYS_personality => [N(0x0008)];            // old persona
+    "personality(PER_LINUX32)" libc::SYS_personality => [N(0x0008)]; // old persona
 };
 
 const FAMILIES: &[&[Probe]] = &[
@@ -761,9 +769,10 @@ fn byte_round_trip_preserves_the_program() {
 #[test]
 fn from_bytes_rejects_bad_lengths() {
     for len in [0, 1, 7, 9, 15] {
+        let result = Filter::from_bytes(&vec![0; len]);
         assert!(
-            matches!(Filter::from_bytes(&vec![0; len]), Err(SeccompError::BadLength { len: l }) if l == len),
-            "{len} bytes"
+            matches!(result, Err(SeccompError::BadLength { len: l }) if l == len),
+            "{len} bytes: {result:?}"
         );
     }
     let too_long = vec![0; 8 * 4097];
