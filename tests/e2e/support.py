@@ -465,3 +465,151 @@ def wait_until(pred: Callable[[], bool], timeout: float, what: str, interval: fl
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Invoke: function packages, runtimes, a server that can run functions
+
+
+FUNCTIONS = Path(__file__).resolve().parent / "functions"
+PYTHON_RUNTIME = "python3.12"
+NODE_RUNTIME = "nodejs20.x"
+PROVIDED_RUNTIME = "provided.al2023"
+RUNTIMES_DATA = REPO / "target" / "e2e-runtimes"
+
+
+def function_zip(name: str, extra: dict[str, str | bytes] | None = None) -> bytes:
+    """Zips `functions/<name>/` (plus `extra` files). Mode bits travel in the zip, and a
+    `bootstrap` is always executable, as Lambda requires."""
+    root = FUNCTIONS / name
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        entries = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        entries = {k: v for k, v in entries.items() if "__pycache__" not in k}
+        entries.update({k: (v.encode() if isinstance(v, str) else v) for k, v in (extra or {}).items()})
+        for rel, data in entries.items():
+            info = zipfile.ZipInfo(rel, date_time=(2025, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            executable = rel.rsplit("/", 1)[-1] == "bootstrap" or os.access(root / rel, os.X_OK)
+            info.external_attr = ((0o100755 if executable else 0o100644) << 16) & 0xFFFF0000
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def deploy(lam, source: str, *, runtime: str = PYTHON_RUNTIME, tenant: bool = False, zip_bytes: bytes | None = None, **kw) -> str:
+    """Creates a function from `functions/<source>/` (Timeout 30 unless given) and returns its name."""
+    default_handler = "index.handler" if runtime.startswith("nodejs") else "bootstrap" if runtime.startswith("provided") else "app.handler"
+    params: dict[str, Any] = {"Timeout": 30, "Handler": default_handler}
+    params.update(kw)
+    name = params.pop("FunctionName", None) or unique_name(source.replace("_", "-"))
+    code = zip_bytes if zip_bytes is not None else function_zip(source)
+    create_function(lam, name, zip_bytes=code, tenant=tenant, Runtime=runtime, **params)
+    return name
+
+
+@dataclasses.dataclass
+class Invoked:
+    """One Invoke as boto3 saw it, with the payload read and (when JSON) parsed."""
+
+    status: int
+    raw: bytes
+    function_error: str | None
+    executed_version: str | None
+    log: str | None
+    request_id: str | None
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+
+def invoke(lam, name: str, event: Any = None, *, tenant: str | None = None, tail: bool = False, **kw) -> Invoked:
+    params: dict[str, Any] = {"FunctionName": name, "Payload": json.dumps({} if event is None else event).encode()}
+    if tenant is not None:
+        params["TenantId"] = tenant
+    if tail:
+        params["LogType"] = "Tail"
+    params.update(kw)
+    r = lam.invoke(**params)
+    body = r["Payload"].read() if "Payload" in r else b""
+    log = r.get("LogResult")
+    return Invoked(
+        status=r["StatusCode"],
+        raw=body,
+        function_error=r.get("FunctionError"),
+        executed_version=r.get("ExecutedVersion"),
+        log=base64.b64decode(log).decode(errors="replace") if log else None,
+        request_id=r["ResponseMetadata"].get("RequestId"),
+    )
+
+
+def invoke_ok(lam, name: str, event: Any = None, **kw) -> Any:
+    """Invoke that must succeed without a function error; returns the parsed payload."""
+    r = invoke(lam, name, event, **kw)
+    assert (r.status, r.function_error) == (200, None), f"invoke {name} failed: {r.status} {r.function_error} {r.raw[:2000]!r}"
+    return r.payload
+
+
+def environments(endpoint: str) -> dict[str, Any]:
+    """GET /bulkhead/v1/environments: {"Environments": [...], "Stats": {...}}."""
+    r = signed_request(endpoint, "GET", "/bulkhead/v1/environments")
+    assert r.status == 200, (r.status, r.body)
+    return r.json
+
+
+def environments_of(endpoint: str, function: str) -> list[dict[str, Any]]:
+    return [e for e in environments(endpoint)["Environments"] if e.get("FunctionName") == function]
+
+
+def environments_created(endpoint: str) -> int:
+    return int(environments(endpoint)["Stats"]["EnvironmentsCreated"])
+
+
+_RUNTIMES: dict[str, Any] = {}
+
+
+def ensure_runtimes() -> tuple[Path | None, str]:
+    """Installs the Python and Node.js runtime clients once per test session into
+    target/e2e-runtimes (kept between sessions) and returns (runtimes dir, "") or (None, why not)."""
+    if "result" in _RUNTIMES:
+        return _RUNTIMES["result"]
+    help_text = subprocess.run([str(BIN), "runtime", "install", "--help"], capture_output=True, text=True)
+    if help_text.returncode != 0:
+        result: tuple[Path | None, str] = (None, f"`bulkhead runtime install` is not available: {help_text.stderr.strip()[:200]}")
+    else:
+        RUNTIMES_DATA.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        p = subprocess.run(
+            [str(BIN), "runtime", "install", "--data-dir", str(RUNTIMES_DATA)],
+            capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        took = time.monotonic() - started
+        (RUNTIMES_DATA / "install.log").write_text(f"exit {p.returncode} after {took:.1f}s\n{p.stdout}\n{p.stderr}")
+        if p.returncode != 0:
+            result = (None, f"`bulkhead runtime install` failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+        else:
+            result = (RUNTIMES_DATA / "runtimes", "")
+    _RUNTIMES["result"] = result
+    return result
+
+
+_INVOKE_SERVER: dict[str, Server] = {}
+
+
+def invoke_server() -> Server:
+    """One `bulkhead serve` for the Invoke tests, with the installed runtimes when there are
+    any; started at first use and stopped when the test process exits."""
+    srv = _INVOKE_SERVER.get("server")
+    if srv is not None and srv.alive():
+        return srv
+    import atexit
+    import tempfile
+
+    runtimes, _ = ensure_runtimes()
+    base = Path(tempfile.mkdtemp(prefix="bulkhead-e2e-invoke-"))
+    args = ["--runtimes-dir", str(runtimes)] if runtimes else []
+    srv = Server(base / "data", base / "logs", args=args).start()
+    _INVOKE_SERVER["server"] = srv
+    atexit.register(lambda: srv.alive() and srv.stop())
+    return srv

@@ -113,7 +113,10 @@ pub(crate) async fn request_id(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = req.uri().path());
     let mut res = next.run(req).instrument(span).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    // Invoke sets the invocation's own id (the one the function sees as aws_request_id).
+    if !res.headers().contains_key("x-amzn-RequestId")
+        && let Ok(v) = HeaderValue::from_str(&id)
+    {
         res.headers_mut().insert("x-amzn-RequestId", v);
     }
     res

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `TooManyRequestsException`'s `Reason` member and `Retry-After` header.
+    pub throttle: Option<(&'static str, u32)>,
 }
 
 impl ApiError {
@@ -19,6 +21,18 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            throttle: None,
+        }
+    }
+
+    pub fn too_many_requests(reason: &'static str) -> Self {
+        Self {
+            throttle: Some((reason, 1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                "Rate exceeded",
+            )
         }
     }
 
@@ -72,9 +86,16 @@ impl IntoResponse for ApiError {
         let mut body = serde_json::Map::new();
         body.insert("Type".into(), self.fault_type().into());
         body.insert(self.message_key().into(), self.message.clone().into());
+        if let Some((reason, _)) = self.throttle {
+            body.insert("Reason".into(), reason.into());
+        }
         let mut res = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
         res.headers_mut()
             .insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
+        if let Some((_, retry_after)) = self.throttle {
+            res.headers_mut()
+                .insert("Retry-After", HeaderValue::from(retry_after));
+        }
         res
     }
 }

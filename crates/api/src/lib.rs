@@ -8,6 +8,7 @@
 mod auth;
 mod error;
 mod input;
+mod invoker;
 mod routes;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use bulkhead_registry::Registry;
 use bulkhead_sigv4::Verifier;
 
 pub use error::ApiError;
+pub use invoker::Invoker;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -26,6 +28,8 @@ pub struct AppState {
     /// Signs the download URLs GetFunction hands out; random per process, so a restart
     /// invalidates old URLs (AWS's last ten minutes anyway).
     pub url_key: Arc<[u8; 32]>,
+    /// `None` where this host cannot run environments: Invoke then says so.
+    pub invoker: Option<Arc<Invoker>>,
 }
 
 impl AppState {
@@ -37,6 +41,7 @@ impl AppState {
             registry,
             verifier,
             url_key: Arc::new(key),
+            invoker: None,
         }
     }
 }

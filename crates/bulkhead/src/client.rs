@@ -84,7 +84,7 @@ impl Client {
         })
     }
 
-    /// Sends a signed request; `path` is already percent-encoded, `query` too.
+    /// Sends a signed JSON request; `path` is already percent-encoded, `query` too.
     pub fn call(
         &self,
         method: &str,
@@ -93,12 +93,55 @@ impl Client {
         body: Option<&Value>,
     ) -> anyhow::Result<Option<Value>> {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let headers: Vec<(&str, &[u8])> = vec![("host", self.authority.as_bytes())];
+        let content_type: &[(&str, &str)] = if body.is_empty() {
+            &[]
+        } else {
+            &[("content-type", "application/json")]
+        };
+        let res = self.send(method, path, query, content_type, body)?;
+        let text = String::from_utf8_lossy(&res.body);
+        let json: Option<Value> = if text.trim().is_empty() {
+            None
+        } else {
+            serde_json::from_str(&text).ok()
+        };
+        if (200..300).contains(&res.status) {
+            return Ok(json);
+        }
+        let message = json
+            .as_ref()
+            .and_then(|j| j.get("message").or_else(|| j.get("Message")))
+            .and_then(Value::as_str)
+            .unwrap_or(text.trim())
+            .to_owned();
+        let code = res
+            .header("x-amzn-ErrorType")
+            .map(|c| c.split([':', '#']).next().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| "HttpError".into());
+        Err(ApiFailure {
+            status: res.status,
+            code,
+            message,
+        }
+        .into())
+    }
+
+    /// Sends a signed request with raw bytes; every `x-amz-*` header given is signed too.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<RawResponse> {
+        let mut signed: Vec<(&str, &[u8])> = vec![("host", self.authority.as_bytes())];
+        signed.extend(headers.iter().map(|(k, v)| (*k, v.as_bytes())));
         let req = bulkhead_sigv4::Request {
             method,
             path,
             query,
-            headers: &headers,
+            headers: &signed,
             payload: Payload::Bytes(&body),
         };
         let params = SigningParams {
@@ -118,11 +161,11 @@ impl Client {
             .method(method)
             .uri(&uri)
             .header("host", &self.authority);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
         for (k, v) in &sig.headers {
             builder = builder.header(*k, v);
-        }
-        if !body.is_empty() {
-            builder = builder.header("content-type", "application/json");
         }
         let request = builder.body(body).context("building the request")?;
         let mut res = self
@@ -130,40 +173,42 @@ impl Client {
             .run(request)
             .with_context(|| format!("connecting to {}", self.base))?;
         let status = res.status().as_u16();
-        let error_code = res
+        let headers = res
             .headers()
-            .get("x-amzn-ErrorType")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = res
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = res
             .body_mut()
             .with_config()
             .limit(64 << 20)
-            .read_to_string()
+            .read_to_vec()
             .context("reading the response")?;
-        let json: Option<Value> = if text.trim().is_empty() {
-            None
-        } else {
-            serde_json::from_str(&text).ok()
-        };
-        if (200..300).contains(&status) {
-            return Ok(json);
-        }
-        let message = json
-            .as_ref()
-            .and_then(|j| j.get("message").or_else(|| j.get("Message")))
-            .and_then(Value::as_str)
-            .unwrap_or(text.trim())
-            .to_owned();
-        let code = error_code
-            .map(|c| c.split([':', '#']).next().unwrap_or_default().to_owned())
-            .unwrap_or_else(|| "HttpError".into());
-        Err(ApiFailure {
+        Ok(RawResponse {
             status,
-            code,
-            message,
-        }
-        .into())
+            headers,
+            body,
+        })
+    }
+}
+
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 

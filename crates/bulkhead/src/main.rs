@@ -30,6 +30,11 @@ enum Command {
     /// Create, inspect, change and delete functions on a running server.
     #[command(subcommand)]
     Function(commands::function::FunctionCommand),
+    /// Invoke a function and print its result.
+    Invoke(commands::invoke::InvokeArgs),
+    /// Inspect execution environments on a running server.
+    #[command(subcommand)]
+    Env(commands::invoke::EnvCommand),
     /// Report what this host supports (namespaces, cgroups, seccomp, KVM) and what is missing.
     Doctor,
 }
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Function(cmd) => commands::function::run(cmd),
         Command::Doctor => commands::doctor::run(),
+        Command::Invoke(args) => commands::invoke::invoke(args),
+        Command::Env(cmd) => commands::invoke::env(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,7 @@ use bulkhead_model::{FunctionName, FunctionRef, Qualifier};
 use bulkhead_store::{FunctionRow, Store, Tx};
 
 pub use error::RegistryError;
+pub use functions::ResolvedFunction;
 pub use types::*;
 
 /// Account-wide settings that appear in ARNs and limits.

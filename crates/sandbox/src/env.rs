@@ -74,7 +74,7 @@ pub trait EnvControl: Send + Sync {
 pub struct Environment {
     id: u64,
     created: Instant,
-    connections: mpsc::UnboundedReceiver<RuntimeConn>,
+    connections: Option<mpsc::UnboundedReceiver<RuntimeConn>>,
     logs: Option<mpsc::UnboundedReceiver<LogLine>>,
     exit: watch::Receiver<Option<Exit>>,
     control: Arc<dyn EnvControl>,
@@ -91,7 +91,7 @@ impl Environment {
         Self {
             id,
             created: Instant::now(),
-            connections,
+            connections: Some(connections),
             logs: Some(logs),
             exit,
             control,
@@ -107,9 +107,15 @@ impl Environment {
         self.created.elapsed()
     }
 
-    /// The next Runtime API connection; `None` once the environment is gone.
+    /// The next Runtime API connection; `None` once the environment is gone (or after
+    /// [`Environment::take_connections`]).
     pub async fn next_connection(&mut self) -> Option<RuntimeConn> {
-        self.connections.recv().await
+        self.connections.as_mut()?.recv().await
+    }
+
+    /// All Runtime API connections, for a server that owns them. Can be taken once.
+    pub fn take_connections(&mut self) -> Option<mpsc::UnboundedReceiver<RuntimeConn>> {
+        self.connections.take()
     }
 
     /// The runtime's output. Can be taken once.

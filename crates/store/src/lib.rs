@@ -30,6 +30,8 @@ pub enum StoreError {
         "the database was written by a newer bulkhead (schema {found}, this build knows {known})"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("cannot restrict the database file's permissions")]
+    Permissions(#[source] std::io::Error),
     #[error("the store lock was poisoned by a panic")]
     Poisoned,
 }
@@ -44,6 +46,10 @@ impl Store {
     /// Opens (or creates) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
+        // Function configurations include environment variables: owner-only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::Permissions)?;
         Self::init(conn)
     }
 

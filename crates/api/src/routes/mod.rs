@@ -4,7 +4,9 @@ mod account;
 mod aliases;
 mod code;
 mod concurrency;
+mod environments;
 mod functions;
+mod invoke;
 mod unsupported;
 mod versions;
 
@@ -23,6 +25,8 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(concurrency::routes())
         .merge(account::routes())
         .merge(unsupported::routes())
+        .merge(invoke::routes())
+        .merge(environments::routes())
 }
 
 pub(crate) fn code_download() -> Router<AppState> {

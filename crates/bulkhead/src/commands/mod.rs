@@ -1,3 +1,4 @@
 pub mod doctor;
 pub mod function;
+pub mod invoke;
 pub mod serve;

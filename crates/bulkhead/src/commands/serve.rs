@@ -34,6 +34,22 @@ pub struct ServeArgs {
     /// Account-wide concurrency limit.
     #[arg(long, env = "BULKHEAD_ACCOUNT_CONCURRENCY", default_value_t = 1000)]
     account_concurrency: u32,
+    /// Where `bulkhead runtime install` put the runtimes. Default: <data-dir>/runtimes.
+    #[arg(long, env = "BULKHEAD_RUNTIMES_DIR")]
+    runtimes_dir: Option<PathBuf>,
+    /// Idle environments are reclaimed after this many seconds.
+    #[arg(long, env = "BULKHEAD_IDLE_TIMEOUT", default_value_t = 600)]
+    idle_timeout: u64,
+    /// Memory that environments may reserve in total, in MiB. Default: three quarters of RAM.
+    #[arg(long, env = "BULKHEAD_MEMORY_BUDGET_MB")]
+    memory_budget_mb: Option<u64>,
+    /// Tenant-neutral sandboxes kept ready for cold starts.
+    #[arg(long, env = "BULKHEAD_WARM_POOL", default_value_t = 2)]
+    warm_pool: usize,
+    /// First host uid of the range environments map to (two per environment). Default: a range
+    /// derived from the data directory, so servers on one host do not overlap.
+    #[arg(long, env = "BULKHEAD_UID_BASE")]
+    uid_base: Option<u32>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -122,13 +138,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let registry = Registry::open(store, data_dir.join("code"), settings)
         .context("opening the function registry")?;
     let verifier = Verifier::new(args.region.clone(), "lambda", keys);
-    let state = AppState::new(Arc::new(registry), Arc::new(verifier));
+    let mut state = AppState::new(Arc::new(registry), Arc::new(verifier));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        state.invoker = environments(&args, &data_dir);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
@@ -147,16 +164,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The data directory is searchable but not listable by others (0711): environments run as
+/// unprivileged host uids and must reach their code packages (content-addressed, unguessable
+/// names, read-only) and their mount point inside it; the database itself is kept 0600.
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(0o711)
         .create(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
-    let mode = std::fs::metadata(dir)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data directory is readable by other users");
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o066 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory is readable or writable by other users");
+    }
+    if mode & 0o001 == 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o711))
+            .with_context(|| format!("making {} searchable for environments", dir.display()))?;
     }
     Ok(())
 }
@@ -175,4 +199,73 @@ async fn shutdown_signal() {
         _ = int.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// A short, stable name for this data directory: per-server cgroup parents and uid ranges.
+fn data_dir_tag(data_dir: &std::path::Path) -> u64 {
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    // FNV-1a: stable across builds, unlike std's hasher.
+    canonical
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+fn mem_total_mb() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(4096, |kib| kib / 1024)
+}
+
+/// The sandbox backend and router, or `None` (with the reason logged) where this host cannot
+/// run environments; the control plane works either way.
+fn environments(
+    args: &ServeArgs,
+    data_dir: &std::path::Path,
+) -> Option<Arc<bulkhead_api::Invoker>> {
+    use bulkhead_router::{Limits, Router, RouterConfig};
+    use bulkhead_sandbox::ns::{NsBackend, NsConfig};
+    let tag = data_dir_tag(data_dir);
+    let config = NsConfig {
+        state_dir: data_dir.join("sandbox"),
+        uid_base: args
+            .uid_base
+            .unwrap_or(1_000_000 + (tag % 1024) as u32 * 65_536),
+        max_environments: 32_768,
+        warm_pool: args.warm_pool,
+        cgroup_parent: format!("bulkhead-{:08x}", tag as u32),
+        ..NsConfig::default()
+    };
+    let backend = match NsBackend::new(config) {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "execution environments are unavailable; Invoke will fail (see `bulkhead doctor`)");
+            return None;
+        }
+    };
+    backend.refill();
+    let router_config = RouterConfig {
+        limits: Limits {
+            account_concurrency: args.account_concurrency,
+            memory_budget_mb: args
+                .memory_budget_mb
+                .unwrap_or_else(|| mem_total_mb() * 3 / 4),
+        },
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        ..RouterConfig::default()
+    };
+    let router = Router::new(backend, router_config);
+    let runtimes = args
+        .runtimes_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("runtimes"));
+    Some(Arc::new(bulkhead_api::Invoker::new(router, runtimes)))
 }

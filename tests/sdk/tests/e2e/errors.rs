@@ -217,7 +217,7 @@ async fn expired_or_future_signatures_are_invalid_signature_exception() {
 #[tokio::test]
 async fn unsigned_request_is_missing_authentication_token() {
     let (_work, server) = fresh();
-    let response = raw_get(&format!("{}/2015-03-31/functions", server.endpoint()), None).await;
+    let response = raw_get(&format!("{}/2015-03-31/functions", server.endpoint())).await;
     assert_eq!(response.status(), 403);
     assert_eq!(
         response

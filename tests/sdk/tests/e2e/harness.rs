@@ -189,6 +189,15 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        // The test harness shows captured output only for failing tests: that is when the
+        // server's own account of the requests is wanted.
+        if std::thread::panicking() {
+            eprintln!(
+                "--- bulkhead serve stderr ({}) ---\n{}",
+                self.log_path.display(),
+                self.log()
+            );
+        }
     }
 }
 

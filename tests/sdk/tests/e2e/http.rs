@@ -91,40 +91,10 @@ async fn send(agent: ureq::Agent, request: HttpRequest) -> Result<HttpResponse, 
     Ok(HttpResponse::try_from(response.map(SdkBody::from))?)
 }
 
-/// A bare GET outside the SDK, optionally SigV4-signed with the given key pair, for endpoints the
-/// SDK has no operation for (the package download behind `Code.Location`) and for unsigned
-/// requests.
-pub async fn raw_get(url: &str, sign_with: Option<(&str, &str)>) -> http::Response<Vec<u8>> {
-    let mut request = http::Request::get(url).body(()).expect("request");
-    if let Some((key_id, secret)) = sign_with {
-        let identity =
-            aws_sdk_lambda::config::Credentials::new(key_id, secret, None, None, "test").into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(crate::harness::REGION)
-            .name("lambda")
-            .time(std::time::SystemTime::now())
-            .settings(aws_sigv4::http_request::SigningSettings::default())
-            .build()
-            .expect("signing params")
-            .into();
-        let signable = aws_sigv4::http_request::SignableRequest::new(
-            "GET",
-            url,
-            std::iter::empty(),
-            aws_sigv4::http_request::SignableBody::Bytes(&[]),
-        )
-        .expect("signable request");
-        let (instructions, _signature) = aws_sigv4::http_request::sign(signable, &params)
-            .expect("sign")
-            .into_parts();
-        for (name, value) in instructions.headers() {
-            request.headers_mut().insert(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
-                http::HeaderValue::from_str(value).expect("header value"),
-            );
-        }
-    }
+/// A bare, unsigned GET outside the SDK: for the pre-signed package URL behind `Code.Location`
+/// and for checking that unsigned API requests are refused.
+pub async fn raw_get(url: &str) -> http::Response<Vec<u8>> {
+    let request = http::Request::get(url).body(()).expect("request");
     tokio::task::spawn_blocking(move || {
         let mut response = agent().run(request).expect("GET");
         let bytes = response.body_mut().read_to_vec().expect("read body");

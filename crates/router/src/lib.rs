@@ -1,0 +1,423 @@
+//! The router: the one place that hands out execution environments.
+//!
+//! Every invocation names a key — (function, version, revision, tenant) — and runs in an idle
+//! environment bound to exactly that key, or in a new one that is then bound to it for life
+//! (see [`isolation`], which holds the guarantee and is small enough to audit alone). Around it:
+//! admission ([`limits`]: account and reserved concurrency, 2.5 tenant environments per unit of
+//! concurrency, a host memory budget), Lambda's lifecycle (Init ≤ 10 s and not counted against
+//! the timeout; a timeout, crash or out-of-memory destroys the environment), idle reclaim, and
+//! the log tail.
+
+pub mod isolation;
+pub mod limits;
+mod live;
+mod outcome;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bulkhead_model::TenantId;
+use bulkhead_runtime_api::Invocation;
+use bulkhead_sandbox::{Backend, EnvSpec};
+use bytes::Bytes;
+
+use isolation::{Env, EnvKey, Pool, Unbound};
+use limits::Usage;
+pub use limits::{Limits, Refusal};
+use live::{LiveEnv, RunResult};
+
+/// Everything about a function version the router needs to run it, resolved by the caller.
+#[derive(Debug, Clone)]
+pub struct FunctionTarget {
+    pub name: String,
+    /// `$LATEST` or a version number.
+    pub version: String,
+    /// The configuration's RevisionId: environments of another revision are never reused.
+    pub revision: String,
+    pub per_tenant: bool,
+    pub memory_mb: u32,
+    pub tmp_mb: u32,
+    pub timeout: Duration,
+    pub reserved_concurrency: Option<u32>,
+    pub code_dir: PathBuf,
+    pub runtime_dir: Option<PathBuf>,
+    pub argv: Vec<String>,
+    /// The runtime's environment (Lambda's reserved variables and the function's own), all but
+    /// the log stream name, which is per environment.
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    pub target: Arc<FunctionTarget>,
+    pub tenant: Option<TenantId>,
+    /// As invoked, with its qualifier, for `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_arn: String,
+    pub payload: Bytes,
+    pub client_context: Option<String>,
+    pub tail: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    /// Base64 of the last 4 KB of the log, when asked for.
+    pub log_tail: Option<String>,
+    pub environment: u64,
+    pub cold_start: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("Rate exceeded")]
+    TooManyRequests(Refusal),
+    #[error("the environment could not be created")]
+    Sandbox(#[source] bulkhead_sandbox::SandboxError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    pub limits: Limits,
+    /// Idle environments older than this are reclaimed.
+    pub idle_timeout: Duration,
+    /// Lambda's Init limit.
+    pub init_timeout: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits {
+                account_concurrency: 1000,
+                memory_budget_mb: 16 * 1024,
+            },
+            idle_timeout: Duration::from_secs(600),
+            init_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One environment as `bulkhead env list` shows it.
+#[derive(Debug, Clone)]
+pub struct EnvInfo {
+    pub id: u64,
+    pub function: String,
+    pub version: String,
+    pub tenant: Option<String>,
+    pub state: &'static str,
+    pub age: Duration,
+    pub invocations: u64,
+    pub memory_mb: u32,
+    pub peak_memory_bytes: u64,
+    pub log_stream: String,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub environments_created: u64,
+    pub environments_live: u64,
+    pub busy: u32,
+}
+
+#[derive(Default)]
+struct State {
+    pool: Pool<LiveEnv>,
+    usage: Usage,
+    busy: HashMap<u64, EnvInfo>,
+    created: u64,
+}
+
+pub struct Router {
+    backend: Arc<dyn Backend>,
+    config: RouterConfig,
+    state: Mutex<State>,
+}
+
+fn info(env: &Env<LiveEnv>, state: &'static str) -> EnvInfo {
+    let key = env.key();
+    let live = env.inner();
+    EnvInfo {
+        id: live.env.id(),
+        function: key.function.clone(),
+        version: key.version.clone(),
+        tenant: key.tenant.as_ref().map(|t| t.as_str().to_owned()),
+        state,
+        age: live.env.age(),
+        invocations: live.invocations,
+        memory_mb: live.memory_mb,
+        peak_memory_bytes: live.env.usage().peak_memory_bytes,
+        log_stream: live.log_stream.clone(),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn log_stream_name(version: &str) -> String {
+    let date = time::OffsetDateTime::now_utc();
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "{:04}/{:02}/{:02}/[{version}]{hex}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+fn trace_id() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0",
+        now_ms() / 1000,
+        &hex[..24],
+        &hex[16..]
+    )
+}
+
+impl Router {
+    /// Must be called inside a Tokio runtime: it starts the idle reclaimer.
+    pub fn new(backend: Arc<dyn Backend>, config: RouterConfig) -> Arc<Self> {
+        let router = Arc::new(Self {
+            backend,
+            config,
+            state: Mutex::default(),
+        });
+        let weak = Arc::downgrade(&router);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(router) = weak.upgrade() else { return };
+                router.reclaim_idle();
+            }
+        });
+        router
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, InvokeError> {
+        self.state
+            .lock()
+            .map_err(|_| InvokeError::Internal("router state poisoned".into()))
+    }
+
+    /// Ends idle environments unused for longer than the idle timeout.
+    pub fn reclaim_idle(&self) {
+        let idle_timeout = self.config.idle_timeout;
+        let reclaimed = match self.state.lock() {
+            Ok(mut st) => {
+                let taken = st.pool.take_where(|e| {
+                    e.inner().last_used.elapsed() >= idle_timeout || e.inner().is_dead()
+                });
+                for e in &taken {
+                    st.usage
+                        .remove_environment(&e.key().function, e.inner().memory_mb);
+                }
+                taken
+            }
+            Err(_) => return,
+        };
+        for env in reclaimed {
+            tracing::debug!(env = env.inner().env.id(), "reclaiming idle environment");
+            env.retire().destroy();
+        }
+    }
+
+    pub fn environments(&self) -> Vec<EnvInfo> {
+        let Ok(st) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<EnvInfo> = st.pool.iter().map(|e| info(e, "idle")).collect();
+        out.extend(st.busy.values().cloned());
+        out.sort_by_key(|e| e.id);
+        out
+    }
+
+    pub fn stats(&self) -> Stats {
+        let Ok(st) = self.state.lock() else {
+            return Stats::default();
+        };
+        Stats {
+            environments_created: st.created,
+            environments_live: (st.pool.len() + st.busy.len()) as u64,
+            busy: st.usage.busy(),
+        }
+    }
+
+    /// Runs one invocation. It runs to completion on its own task even if the caller goes
+    /// away, so accounting and environments are never stranded by a dropped connection.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        req: InvokeRequest,
+    ) -> Result<InvokeResponse, InvokeError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.invoke_here(req).await })
+            .await
+            .map_err(|e| InvokeError::Internal(format!("invoke task failed: {e}")))?
+    }
+
+    async fn invoke_here(&self, req: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
+        let t = req.target.clone();
+        let key = EnvKey {
+            function: t.name.clone(),
+            version: t.version.clone(),
+            revision: t.revision.clone(),
+            tenant: req.tenant.clone(),
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (idle, evicted) = self.admit(&t, &key)?;
+        for e in evicted {
+            e.retire().destroy();
+        }
+        let cold_start = idle.is_none();
+        let mut env = match idle {
+            Some(env) => env,
+            None => match self.start(&t).await {
+                Ok(unbound) => unbound.bind(req.tenant.clone()),
+                Err(failure) => {
+                    if let Ok(mut st) = self.lock() {
+                        st.usage.remove_environment(&t.name, t.memory_mb);
+                        st.usage.finish(&t.name);
+                    }
+                    return outcome::init_failed(failure, request_id);
+                }
+            },
+        };
+        let env_id = env.inner().env.id();
+        if let Ok(mut st) = self.lock() {
+            st.busy.insert(env_id, info(&env, "busy"));
+        }
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload: req.payload,
+            deadline_ms: now_ms() + t.timeout.as_millis() as u64,
+            function_arn: req.invoked_arn,
+            trace_id: trace_id(),
+            client_context: req.client_context,
+            cognito_identity: None,
+            tenant_id: req.tenant.as_ref().map(|t| t.as_str().to_owned()),
+        };
+        let mark = env.inner().tail.lock().map(|t| t.mark()).unwrap_or(0);
+        let started = Instant::now();
+        let result = env.inner_mut().run(invocation, t.timeout).await;
+        let duration = started.elapsed();
+        let healthy = matches!(result, RunResult::Done(_));
+        let tail = if req.tail {
+            Some(outcome::tail(&env, mark, &request_id, &t, duration).await)
+        } else {
+            None
+        };
+        let response = outcome::response(result, &request_id, t.timeout, tail, env_id, cold_start);
+        let retired = {
+            let mut st = self.lock()?;
+            st.busy.remove(&env_id);
+            st.usage.finish(&t.name);
+            if healthy && !env.inner().is_dead() {
+                env.inner_mut().last_used = Instant::now();
+                st.pool.checkin(env);
+                None
+            } else {
+                st.usage.remove_environment(&t.name, t.memory_mb);
+                Some(env)
+            }
+        };
+        if let Some(env) = retired {
+            env.retire().destroy();
+        }
+        Ok(response)
+    }
+
+    /// Admission under the lock: counts the invocation and either checks out an idle
+    /// environment of this key or reserves room for a new one (evicting idle ones if needed).
+    fn admit(
+        &self,
+        t: &FunctionTarget,
+        key: &EnvKey,
+    ) -> Result<(Option<Env<LiveEnv>>, Vec<Env<LiveEnv>>), InvokeError> {
+        let limits = &self.config.limits;
+        let mut st = self.lock()?;
+        st.usage
+            .admit(limits, &t.name, t.reserved_concurrency)
+            .map_err(InvokeError::TooManyRequests)?;
+        let mut evicted = Vec::new();
+        while let Some(env) = st.pool.checkout(key) {
+            if !env.inner().is_dead() {
+                return Ok((Some(env), evicted));
+            }
+            st.usage.remove_environment(&t.name, env.inner().memory_mb);
+            evicted.push(env);
+        }
+        let refuse = |st: &mut State, why| {
+            st.usage.finish(&t.name);
+            InvokeError::TooManyRequests(why)
+        };
+        if !st
+            .usage
+            .tenant_cap_allows(limits, &t.name, t.per_tenant, t.reserved_concurrency)
+        {
+            // Make room by ending this function's least recently used idle environment.
+            match st
+                .pool
+                .take_min_by(|e| e.key().function == t.name, |e| e.inner().last_used)
+            {
+                Some(e) => {
+                    st.usage.remove_environment(&t.name, e.inner().memory_mb);
+                    evicted.push(e);
+                }
+                None => return Err(refuse(&mut st, Refusal::TenantEnvironments)),
+            }
+        }
+        while !st.usage.memory_allows(limits, t.memory_mb) {
+            match st.pool.take_min_by(|_| true, |e| e.inner().last_used) {
+                Some(e) => {
+                    let function = e.key().function.clone();
+                    st.usage.remove_environment(&function, e.inner().memory_mb);
+                    evicted.push(e);
+                }
+                None => return Err(refuse(&mut st, Refusal::HostMemory)),
+            }
+        }
+        st.usage.add_environment(&t.name, t.memory_mb);
+        st.created += 1;
+        Ok((None, evicted))
+    }
+
+    async fn start(&self, t: &FunctionTarget) -> Result<Unbound<LiveEnv>, live::StartFailure> {
+        let log_stream = log_stream_name(&t.version);
+        let mut env = t.env.clone();
+        env.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.clone()));
+        let spec = EnvSpec {
+            label: format!("{}:{}", t.name, t.version),
+            code_dir: t.code_dir.clone(),
+            runtime_dir: t.runtime_dir.clone(),
+            layers_dir: None,
+            memory_mb: t.memory_mb,
+            tmp_mb: t.tmp_mb,
+            // Lambda allows 1,024 processes and threads per environment.
+            pids_max: 1024,
+            argv: t.argv.clone(),
+            env,
+        };
+        let live =
+            LiveEnv::start(&*self.backend, spec, log_stream, self.config.init_timeout).await?;
+        Ok(Unbound::new(
+            t.name.clone(),
+            t.version.clone(),
+            t.revision.clone(),
+            live,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod proptests;

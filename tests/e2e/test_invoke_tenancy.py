@@ -1,0 +1,243 @@
+"""Invoke with tenant isolation against a real `bulkhead serve` with real sandboxes: the
+official sample's per-tenant state (boto3 and the AWS CLI), AWS's tenant errors with nothing
+run, ids that a careless encoding would collide, and ordinary reuse without tenancy."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import support
+from support import (
+    PYTHON_RUNTIME,
+    deploy,
+    environments,
+    environments_created,
+    environments_of,
+    expect_client_error,
+    invoke,
+    invoke_ok,
+    signed_request,
+)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="execution environments need root")
+
+MISSING_TENANT = (
+    "The invoked function is enabled with tenancy configuration. Add a valid tenant ID in your request and try again."
+)
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    return support.invoke_server().endpoint
+
+
+@pytest.fixture(scope="module")
+def lam(endpoint):
+    return support.lambda_client(endpoint)
+
+
+@pytest.fixture(scope="module")
+def python_runtime():
+    runtimes, why = support.ensure_runtimes()
+    if runtimes is None:
+        pytest.skip(why)
+    return runtimes
+
+
+def counters(payload) -> tuple[int, int, str | None]:
+    return payload["memoryCounter"], payload["diskCounter"], payload["tenantId"]
+
+
+def test_official_sample_counters_are_per_tenant_with_boto3(lam, endpoint, python_runtime):
+    name = deploy(lam, "python_counter", tenant=True)
+    seen = [
+        ("blue", counters(invoke_ok(lam, name, tenant="blue"))),
+        ("blue", counters(invoke_ok(lam, name, tenant="blue"))),
+        ("green", counters(invoke_ok(lam, name, tenant="green"))),
+        ("blue", counters(invoke_ok(lam, name, tenant="blue"))),
+        ("green", counters(invoke_ok(lam, name, tenant="green"))),
+    ]
+    assert seen == [
+        ("blue", (1, 1, "blue")),
+        ("blue", (2, 2, "blue")),
+        ("green", (1, 1, "green")),
+        ("blue", (3, 3, "blue")),
+        ("green", (2, 2, "green")),
+    ]
+    envs = environments_of(endpoint, name)
+    assert sorted((e["TenantId"], e["Version"], e["Invocations"]) for e in envs) == [
+        ("blue", "$LATEST", 3),
+        ("green", "$LATEST", 2),
+    ], envs
+
+
+def test_official_sample_counters_with_the_aws_cli(aws, lam, endpoint, python_runtime, tmp_path):
+    name = deploy(lam, "python_counter", tenant=True)
+
+    def cli_invoke(tenant: str) -> tuple[dict, dict]:
+        out = tmp_path / f"out-{tenant}.json"
+        r = aws(
+            "invoke", "--function-name", name, "--tenant-id", tenant,
+            "--cli-binary-format", "raw-in-base64-out", "--payload", "{}", str(out),
+            endpoint_url=endpoint,
+        ).check()  # fmt: skip
+        return r.json, json.loads(out.read_text())
+
+    meta, first = cli_invoke("blue")
+    assert meta["StatusCode"] == 200 and "FunctionError" not in meta, meta
+    assert meta["ExecutedVersion"] == "$LATEST"
+    assert counters(first) == (1, 1, "blue")
+    assert counters(cli_invoke("blue")[1]) == (2, 2, "blue")
+    assert counters(cli_invoke("green")[1]) == (1, 1, "green")
+    assert counters(cli_invoke("blue")[1]) == (3, 3, "blue")
+
+
+def test_aws_cli_without_tenant_on_a_per_tenant_function_shows_awss_error(aws, lam, endpoint, tmp_path):
+    name = deploy(lam, "python_counter", tenant=True)
+    r = aws(
+        "invoke", "--function-name", name, "--cli-binary-format", "raw-in-base64-out",
+        "--payload", "{}", str(tmp_path / "out.json"), endpoint_url=endpoint,
+    )  # fmt: skip
+    assert r.returncode != 0
+    assert "InvalidParameterValueException" in r.stderr, r.stderr
+    assert MISSING_TENANT in r.stderr, r.stderr
+    assert environments_of(endpoint, name) == []
+
+
+def test_missing_tenant_on_a_per_tenant_function(lam, endpoint):
+    name = deploy(lam, "python_counter", tenant=True)
+    before = environments_created(endpoint)
+    status, code, message = expect_client_error(lambda: invoke(lam, name), 400, "InvalidParameterValueException")
+    assert message == MISSING_TENANT
+    assert environments_created(endpoint) == before
+    assert environments_of(endpoint, name) == []
+
+
+def test_tenant_on_a_function_without_tenancy(lam, endpoint):
+    name = deploy(lam, "python_counter")
+    before = environments_created(endpoint)
+    _, _, message = expect_client_error(
+        lambda: invoke(lam, name, tenant="blue"), 400, "InvalidParameterValueException", "tenant ID"
+    )
+    assert "remove" in message.lower(), message
+    assert environments_created(endpoint) == before
+    assert environments_of(endpoint, name) == []
+
+
+@pytest.mark.parametrize(
+    "tenant",
+    [
+        pytest.param("t" * 257, id="257-chars"),
+        pytest.param("blue#1", id="hash"),
+        pytest.param("blue\tgreen", id="tab"),
+        pytest.param("blue;green", id="semicolon"),
+        pytest.param("blue%2Fgreen", id="percent"),
+        pytest.param("blue\\green", id="backslash"),
+    ],
+)
+def test_invalid_tenant_ids_are_refused_before_anything_runs(lam, endpoint, tenant):
+    name = deploy(lam, "python_counter", tenant=True)
+    before = environments_created(endpoint)
+    expect_client_error(lambda: invoke(lam, name, tenant=tenant), 400, "ValidationException")
+    assert environments_created(endpoint) == before
+    assert environments_of(endpoint, name) == []
+
+
+def test_an_empty_tenant_header_is_refused(lam, endpoint):
+    name = deploy(lam, "python_counter", tenant=True)
+    before = environments_created(endpoint)
+    r = signed_request(
+        endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": ""}
+    )
+    assert r.status == 400, (r.status, r.body)
+    assert r.code in ("ValidationException", "InvalidParameterValueException"), r.headers
+    assert environments_created(endpoint) == before
+
+
+def test_a_non_ascii_tenant_header_is_refused(lam, endpoint):
+    name = deploy(lam, "python_counter", tenant=True)
+    before = environments_created(endpoint)
+    r = signed_request(
+        endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": "bl\xe9"}
+    )
+    assert r.status == 400, (r.status, r.body)
+    assert environments_created(endpoint) == before
+
+
+def test_longest_and_widest_valid_tenant_ids_arrive_unchanged(lam, python_runtime):
+    name = deploy(lam, "python_probe", tenant=True)
+    for tenant in ("t" * 256, "a", "Az09._:/=+-@ x", " leading and trailing ", "../../etc/passwd", "/", "."):
+        got = invoke_ok(lam, name, tenant=tenant)
+        assert got["tenantId"] == tenant
+        assert got["count"] == 1, f"tenant {tenant!r} reused another tenant's environment: {got}"
+
+
+def test_tenant_ids_that_a_naive_encoding_would_merge_stay_apart(lam, endpoint, python_runtime):
+    """Each of these differs from the others only in a character that a path-, cgroup- or
+    uid-safe rewrite might map to the same thing."""
+    name = deploy(lam, "python_counter", tenant=True)
+    tenants = ["a/b", "a_b", "a:b", "a b", "a.b", "a+b", "a=b", "a-b", "a@b", "ab", "A/B", "a//b", "a/./b", "a/../b"]
+    for round_ in (1, 2):
+        for t in tenants:
+            assert counters(invoke_ok(lam, name, tenant=t)) == (round_, round_, t)
+    envs = environments_of(endpoint, name)
+    assert sorted(e["TenantId"] for e in envs) == sorted(tenants)
+    assert len({e["LogStreamName"] for e in envs}) == len(tenants)
+
+
+def test_per_tenant_state_does_not_leak_between_tenants_or_versions(lam, endpoint, python_runtime):
+    name = deploy(lam, "python_probe", tenant=True)
+    blue1 = invoke_ok(lam, name, tenant="blue")
+    green1 = invoke_ok(lam, name, tenant="green")
+    blue2 = invoke_ok(lam, name, tenant="blue")
+    assert (blue1["count"], green1["count"], blue2["count"]) == (1, 1, 2)
+    assert blue1["envId"] == blue2["envId"] != green1["envId"]
+    assert blue1["logStreamName"] == blue2["logStreamName"] != green1["logStreamName"]
+    lam.publish_version(FunctionName=name)
+    v1 = invoke_ok(lam, name, tenant="blue", Qualifier="1")
+    assert v1["count"] == 1 and v1["envId"] not in (blue1["envId"], green1["envId"]), v1
+    assert v1["functionVersion"] == "1"
+    assert v1["logStreamName"].split("/")[3].startswith("[1]"), v1["logStreamName"]
+
+
+def test_a_function_without_tenancy_reuses_its_environment(lam, endpoint, python_runtime):
+    name = deploy(lam, "python_probe")
+    got = [invoke_ok(lam, name) for _ in range(3)]
+    assert [g["count"] for g in got] == [1, 2, 3]
+    assert len({g["envId"] for g in got}) == 1
+    assert all(g["tenantId"] is None for g in got)
+    envs = environments_of(endpoint, name)
+    assert [(e["TenantId"], e["Invocations"], e["State"]) for e in envs] == [(None, 3, "idle")], envs
+
+
+def test_the_sample_without_tenancy_shares_state_between_callers(lam, python_runtime):
+    name = deploy(lam, "python_counter")
+    assert [counters(invoke_ok(lam, name)) for _ in range(3)] == [(1, 1, None), (2, 2, None), (3, 3, None)]
+
+
+def test_the_environment_is_lambdas(lam, python_runtime):
+    name = deploy(lam, "python_probe", tenant=True, MemorySize=256)
+    got = invoke_ok(lam, name, tenant="blue")
+    env = got["env"]
+    assert (got["uid"], got["cwd"]) == (993, "/var/task")
+    assert (got["tmpWritable"], got["taskWritable"]) == (True, False)
+    assert env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name == got["functionName"]
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST" == got["functionVersion"]
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and got["memoryLimitInMB"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}" == got["logGroupName"]
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task" and env["_HANDLER"] == "app.handler"
+    assert env["AWS_REGION"] == support.REGION and env["TZ"] == ":UTC"
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{PYTHON_RUNTIME}"
+    stream = env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert stream == got["logStreamName"]
+    parts = stream.split("/")
+    assert len(parts) == 4 and parts[3].startswith("[$LATEST]") and len(parts[3]) == len("[$LATEST]") + 32, stream
+    # The tenant exists per invocation only: no variable carries it, not even during Init.
+    assert got["tenantEnvAtInit"] == {} and not [k for k in env if "TENANT" in k]
+    assert got["functionArn"] == support.arn(name)
+    assert 0 < got["remainingMs"] <= 30_000
