@@ -478,23 +478,32 @@ PROVIDED_RUNTIME = "provided.al2023"
 RUNTIMES_DATA = REPO / "target" / "e2e-runtimes"
 
 
-def function_zip(name: str, extra: dict[str, str | bytes] | None = None) -> bytes:
-    """Zips `functions/<name>/` (plus `extra` files). Mode bits travel in the zip, and a
-    `bootstrap` is always executable, as Lambda requires."""
-    root = FUNCTIONS / name
+def executable_zip(files: dict[str, str | bytes], executable: Iterable[str] = ()) -> bytes:
+    """A zip whose entries carry Unix modes: `bootstrap` (anywhere) and the names in
+    `executable` are 0755, the rest 0644."""
+    marked = set(executable)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        entries = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-        entries = {k: v for k, v in entries.items() if "__pycache__" not in k}
-        entries.update({k: (v.encode() if isinstance(v, str) else v) for k, v in (extra or {}).items()})
-        for rel, data in entries.items():
+        for rel, data in files.items():
             info = zipfile.ZipInfo(rel, date_time=(2025, 1, 1, 0, 0, 0))
             info.create_system = 3
-            executable = rel.rsplit("/", 1)[-1] == "bootstrap" or os.access(root / rel, os.X_OK)
-            info.external_attr = ((0o100755 if executable else 0o100644) << 16) & 0xFFFF0000
+            mode = 0o100755 if rel.rsplit("/", 1)[-1] == "bootstrap" or rel in marked else 0o100644
+            info.external_attr = (mode << 16) & 0xFFFF0000
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return buf.getvalue()
+
+
+def function_zip(name: str, extra: dict[str, str | bytes] | None = None) -> bytes:
+    """Zips `functions/<name>/` (plus `extra` files), keeping executable bits."""
+    root = FUNCTIONS / name
+    files: dict[str, str | bytes] = {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    files.update(extra or {})
+    return executable_zip(files, [rel for rel in files if (root / rel).is_file() and os.access(root / rel, os.X_OK)])
 
 
 def deploy(lam, source: str, *, runtime: str = PYTHON_RUNTIME, tenant: bool = False, zip_bytes: bytes | None = None, **kw) -> str:
@@ -576,7 +585,7 @@ def ensure_runtimes() -> tuple[Path | None, str]:
         return _RUNTIMES["result"]
     help_text = subprocess.run([str(BIN), "runtime", "install", "--help"], capture_output=True, text=True)
     if help_text.returncode != 0:
-        result: tuple[Path | None, str] = (None, f"`bulkhead runtime install` is not available: {help_text.stderr.strip()[:200]}")
+        result: tuple[Path | None, str] = (None, f"`bulkhead runtime install` is not available: {(help_text.stderr.strip().splitlines() or [''])[0][:200]}")
     else:
         RUNTIMES_DATA.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -594,6 +603,19 @@ def ensure_runtimes() -> tuple[Path | None, str]:
     return result
 
 
+def sandbox_tmpdir(prefix: str) -> Path:
+    """A fresh directory for a server's data dir that environments can use.
+
+    mkdtemp (and pytest's tmp_path) make 0700 directories; the sandbox's state lives under the
+    data dir and its mapped (non-root) ids must be able to traverse the path to it.
+    """
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)
+    return base
+
+
 _INVOKE_SERVER: dict[str, Server] = {}
 
 
@@ -604,10 +626,9 @@ def invoke_server() -> Server:
     if srv is not None and srv.alive():
         return srv
     import atexit
-    import tempfile
 
     runtimes, _ = ensure_runtimes()
-    base = Path(tempfile.mkdtemp(prefix="bulkhead-e2e-invoke-"))
+    base = sandbox_tmpdir("bulkhead-e2e-invoke-")
     args = ["--runtimes-dir", str(runtimes)] if runtimes else []
     srv = Server(base / "data", base / "logs", args=args).start()
     _INVOKE_SERVER["server"] = srv

@@ -30,13 +30,14 @@ MISSING_TENANT = (
 
 
 @pytest.fixture(scope="module")
-def endpoint():
+def inv_endpoint():
+    """The Invoke tests' own server (with the installed runtimes); `lam` below talks to it."""
     return support.invoke_server().endpoint
 
 
 @pytest.fixture(scope="module")
-def lam(endpoint):
-    return support.lambda_client(endpoint)
+def lam(inv_endpoint):
+    return support.lambda_client(inv_endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def counters(payload) -> tuple[int, int, str | None]:
     return payload["memoryCounter"], payload["diskCounter"], payload["tenantId"]
 
 
-def test_official_sample_counters_are_per_tenant_with_boto3(lam, endpoint, python_runtime):
+def test_official_sample_counters_are_per_tenant_with_boto3(lam, inv_endpoint, python_runtime):
     name = deploy(lam, "python_counter", tenant=True)
     seen = [
         ("blue", counters(invoke_ok(lam, name, tenant="blue"))),
@@ -67,14 +68,14 @@ def test_official_sample_counters_are_per_tenant_with_boto3(lam, endpoint, pytho
         ("blue", (3, 3, "blue")),
         ("green", (2, 2, "green")),
     ]
-    envs = environments_of(endpoint, name)
+    envs = environments_of(inv_endpoint, name)
     assert sorted((e["TenantId"], e["Version"], e["Invocations"]) for e in envs) == [
         ("blue", "$LATEST", 3),
         ("green", "$LATEST", 2),
     ], envs
 
 
-def test_official_sample_counters_with_the_aws_cli(aws, lam, endpoint, python_runtime, tmp_path):
+def test_official_sample_counters_with_the_aws_cli(aws, lam, inv_endpoint, python_runtime, tmp_path):
     name = deploy(lam, "python_counter", tenant=True)
 
     def cli_invoke(tenant: str) -> tuple[dict, dict]:
@@ -82,7 +83,7 @@ def test_official_sample_counters_with_the_aws_cli(aws, lam, endpoint, python_ru
         r = aws(
             "invoke", "--function-name", name, "--tenant-id", tenant,
             "--cli-binary-format", "raw-in-base64-out", "--payload", "{}", str(out),
-            endpoint_url=endpoint,
+            endpoint_url=inv_endpoint,
         ).check()  # fmt: skip
         return r.json, json.loads(out.read_text())
 
@@ -95,36 +96,36 @@ def test_official_sample_counters_with_the_aws_cli(aws, lam, endpoint, python_ru
     assert counters(cli_invoke("blue")[1]) == (3, 3, "blue")
 
 
-def test_aws_cli_without_tenant_on_a_per_tenant_function_shows_awss_error(aws, lam, endpoint, tmp_path):
+def test_aws_cli_without_tenant_on_a_per_tenant_function_shows_awss_error(aws, lam, inv_endpoint, tmp_path):
     name = deploy(lam, "python_counter", tenant=True)
     r = aws(
         "invoke", "--function-name", name, "--cli-binary-format", "raw-in-base64-out",
-        "--payload", "{}", str(tmp_path / "out.json"), endpoint_url=endpoint,
+        "--payload", "{}", str(tmp_path / "out.json"), endpoint_url=inv_endpoint,
     )  # fmt: skip
     assert r.returncode != 0
     assert "InvalidParameterValueException" in r.stderr, r.stderr
     assert MISSING_TENANT in r.stderr, r.stderr
-    assert environments_of(endpoint, name) == []
+    assert environments_of(inv_endpoint, name) == []
 
 
-def test_missing_tenant_on_a_per_tenant_function(lam, endpoint):
+def test_missing_tenant_on_a_per_tenant_function(lam, inv_endpoint):
     name = deploy(lam, "python_counter", tenant=True)
-    before = environments_created(endpoint)
+    before = environments_created(inv_endpoint)
     status, code, message = expect_client_error(lambda: invoke(lam, name), 400, "InvalidParameterValueException")
     assert message == MISSING_TENANT
-    assert environments_created(endpoint) == before
-    assert environments_of(endpoint, name) == []
+    assert environments_created(inv_endpoint) == before
+    assert environments_of(inv_endpoint, name) == []
 
 
-def test_tenant_on_a_function_without_tenancy(lam, endpoint):
+def test_tenant_on_a_function_without_tenancy(lam, inv_endpoint):
     name = deploy(lam, "python_counter")
-    before = environments_created(endpoint)
+    before = environments_created(inv_endpoint)
     _, _, message = expect_client_error(
         lambda: invoke(lam, name, tenant="blue"), 400, "InvalidParameterValueException", "tenant ID"
     )
     assert "remove" in message.lower(), message
-    assert environments_created(endpoint) == before
-    assert environments_of(endpoint, name) == []
+    assert environments_created(inv_endpoint) == before
+    assert environments_of(inv_endpoint, name) == []
 
 
 @pytest.mark.parametrize(
@@ -138,33 +139,33 @@ def test_tenant_on_a_function_without_tenancy(lam, endpoint):
         pytest.param("blue\\green", id="backslash"),
     ],
 )
-def test_invalid_tenant_ids_are_refused_before_anything_runs(lam, endpoint, tenant):
+def test_invalid_tenant_ids_are_refused_before_anything_runs(lam, inv_endpoint, tenant):
     name = deploy(lam, "python_counter", tenant=True)
-    before = environments_created(endpoint)
+    before = environments_created(inv_endpoint)
     expect_client_error(lambda: invoke(lam, name, tenant=tenant), 400, "ValidationException")
-    assert environments_created(endpoint) == before
-    assert environments_of(endpoint, name) == []
+    assert environments_created(inv_endpoint) == before
+    assert environments_of(inv_endpoint, name) == []
 
 
-def test_an_empty_tenant_header_is_refused(lam, endpoint):
+def test_an_empty_tenant_header_is_refused(lam, inv_endpoint):
     name = deploy(lam, "python_counter", tenant=True)
-    before = environments_created(endpoint)
+    before = environments_created(inv_endpoint)
     r = signed_request(
-        endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": ""}
+        inv_endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": ""}
     )
     assert r.status == 400, (r.status, r.body)
     assert r.code in ("ValidationException", "InvalidParameterValueException"), r.headers
-    assert environments_created(endpoint) == before
+    assert environments_created(inv_endpoint) == before
 
 
-def test_a_non_ascii_tenant_header_is_refused(lam, endpoint):
+def test_a_non_ascii_tenant_header_is_refused(lam, inv_endpoint):
     name = deploy(lam, "python_counter", tenant=True)
-    before = environments_created(endpoint)
+    before = environments_created(inv_endpoint)
     r = signed_request(
-        endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": "bl\xe9"}
+        inv_endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": "bl\xe9"}
     )
     assert r.status == 400, (r.status, r.body)
-    assert environments_created(endpoint) == before
+    assert environments_created(inv_endpoint) == before
 
 
 def test_longest_and_widest_valid_tenant_ids_arrive_unchanged(lam, python_runtime):
@@ -175,7 +176,7 @@ def test_longest_and_widest_valid_tenant_ids_arrive_unchanged(lam, python_runtim
         assert got["count"] == 1, f"tenant {tenant!r} reused another tenant's environment: {got}"
 
 
-def test_tenant_ids_that_a_naive_encoding_would_merge_stay_apart(lam, endpoint, python_runtime):
+def test_tenant_ids_that_a_naive_encoding_would_merge_stay_apart(lam, inv_endpoint, python_runtime):
     """Each of these differs from the others only in a character that a path-, cgroup- or
     uid-safe rewrite might map to the same thing."""
     name = deploy(lam, "python_counter", tenant=True)
@@ -183,12 +184,12 @@ def test_tenant_ids_that_a_naive_encoding_would_merge_stay_apart(lam, endpoint, 
     for round_ in (1, 2):
         for t in tenants:
             assert counters(invoke_ok(lam, name, tenant=t)) == (round_, round_, t)
-    envs = environments_of(endpoint, name)
+    envs = environments_of(inv_endpoint, name)
     assert sorted(e["TenantId"] for e in envs) == sorted(tenants)
     assert len({e["LogStreamName"] for e in envs}) == len(tenants)
 
 
-def test_per_tenant_state_does_not_leak_between_tenants_or_versions(lam, endpoint, python_runtime):
+def test_per_tenant_state_does_not_leak_between_tenants_or_versions(lam, inv_endpoint, python_runtime):
     name = deploy(lam, "python_probe", tenant=True)
     blue1 = invoke_ok(lam, name, tenant="blue")
     green1 = invoke_ok(lam, name, tenant="green")
@@ -203,13 +204,13 @@ def test_per_tenant_state_does_not_leak_between_tenants_or_versions(lam, endpoin
     assert v1["logStreamName"].split("/")[3].startswith("[1]"), v1["logStreamName"]
 
 
-def test_a_function_without_tenancy_reuses_its_environment(lam, endpoint, python_runtime):
+def test_a_function_without_tenancy_reuses_its_environment(lam, inv_endpoint, python_runtime):
     name = deploy(lam, "python_probe")
     got = [invoke_ok(lam, name) for _ in range(3)]
     assert [g["count"] for g in got] == [1, 2, 3]
     assert len({g["envId"] for g in got}) == 1
     assert all(g["tenantId"] is None for g in got)
-    envs = environments_of(endpoint, name)
+    envs = environments_of(inv_endpoint, name)
     assert [(e["TenantId"], e["Invocations"], e["State"]) for e in envs] == [(None, 3, "idle")], envs
 
 

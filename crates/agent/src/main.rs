@@ -50,6 +50,8 @@ fn fail(step: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
 
 fn run(control: &OwnedFd) -> Result<i32, Failure> {
     sys::clear_groups().map_err(fail("drop supplementary groups"))?;
+    sys::new_cgroup_namespace()
+        .map_err(fail("enter a cgroup namespace rooted at the environment"))?;
     send(control, &AgentMsg::Waiting).map_err(fail("announce"))?;
     let spec = match bulkhead_proto::recv::<HostMsg>(control) {
         Ok((HostMsg::Start(spec), _)) => *spec,

@@ -108,6 +108,15 @@ pub fn loopback_up() -> io::Result<()> {
     Ok(())
 }
 
+/// A fresh cgroup namespace rooted at the agent's current cgroup. The clone made one already,
+/// but on cgroup v1 the host attaches the agent only after the clone, so that first namespace
+/// is rooted at the server's cgroup and would show host paths.
+pub fn new_cgroup_namespace() -> io::Result<()> {
+    // SAFETY: unshare takes a flag word only.
+    check(unsafe { libc::unshare(libc::CLONE_NEWCGROUP) })?;
+    Ok(())
+}
+
 pub fn clear_groups() -> io::Result<()> {
     // SAFETY: an empty list needs no pointer.
     check(unsafe { libc::setgroups(0, std::ptr::null()) })?;

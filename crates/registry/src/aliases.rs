@@ -102,7 +102,7 @@ impl Registry {
             .map(crate::validate::description)
             .transpose()?;
         let function = fref.name.as_str();
-        self.store.transact(|tx| {
+        self.write(|tx| {
             self.function_row(tx, &fref.name)?;
             self.check_target(tx, function, &version, input.routing_config.as_ref())?;
             let config = AliasConfig {
@@ -190,7 +190,7 @@ impl Registry {
             .as_deref()
             .map(crate::validate::description)
             .transpose()?;
-        self.store.transact(|tx| {
+        self.write(|tx| {
             self.function_row(tx, &fref.name)?;
             let mut row = tx
                 .alias(function, alias)?
@@ -223,7 +223,7 @@ impl Registry {
 
     pub fn delete_alias(&self, fref: &FunctionRef, alias: &str) -> Result<()> {
         let function = fref.name.as_str();
-        self.store.transact(|tx| {
+        self.write(|tx| {
             self.function_row(tx, &fref.name)?;
             if !tx.delete_alias(function, alias)? {
                 return Err(self.alias_not_found(function, alias));

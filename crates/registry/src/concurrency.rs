@@ -26,7 +26,7 @@ impl Registry {
             i64::from(u32::MAX),
         )? as u32;
         let limit = self.settings.account_concurrency;
-        self.store.transact(|tx| {
+        self.write(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
             let others = tx.reserved_concurrency_sum(Some(&row.name))?;
             if others + u64::from(wanted) > u64::from(limit.saturating_sub(MIN_UNRESERVED)) {
@@ -50,7 +50,7 @@ impl Registry {
     }
 
     pub fn delete_concurrency(&self, fref: &FunctionRef) -> Result<()> {
-        self.store.transact(|tx| {
+        self.write(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
             row.reserved_concurrency = None;
             tx.update_function(&row)?;

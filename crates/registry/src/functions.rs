@@ -233,7 +233,7 @@ impl Registry {
             tags: to_doc(&tags),
             created_at: config.last_modified.clone(),
         };
-        self.store.transact(|tx| {
+        self.write(|tx| {
             tx.insert_function(&row).map_err(|e| match e {
                 bulkhead_store::StoreError::Conflict => self.already_exists(&name),
                 e => e.into(),
@@ -406,7 +406,7 @@ impl Registry {
         self.store
             .transact(|tx| self.function_row(tx, &fref.name).map(drop))?;
         let package: CodePackage = self.code.put_zip(&zip)?;
-        self.store.transact(|tx| {
+        self.write(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
             let mut config: FunctionConfig = parse_doc(&row.config, &row.name)?;
             check_revision(input.revision_id.as_deref(), &config.revision_id)?;
@@ -472,7 +472,7 @@ impl Registry {
         };
         let env_given = input.environment.is_some();
         let environment = environment(input.environment)?;
-        self.store.transact(|tx| {
+        self.write(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
             let mut config: FunctionConfig = parse_doc(&row.config, &row.name)?;
             check_revision(input.revision_id.as_deref(), &config.revision_id)?;
@@ -515,7 +515,7 @@ impl Registry {
     /// DeleteFunction: the whole function, or one version with a version qualifier.
     pub fn delete_function(&self, fref: &FunctionRef) -> Result<()> {
         let name = fref.name.as_str();
-        self.store.transact(|tx| {
+        self.write(|tx| {
             self.function_row(tx, &fref.name)?;
             match &fref.qualifier {
                 None => {

@@ -15,8 +15,9 @@ mod types;
 mod validate;
 mod versions;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use bulkhead_code::CodeStore;
 use bulkhead_model::{FunctionName, FunctionRef, Qualifier};
@@ -52,7 +53,19 @@ pub struct Registry {
     /// Writers of code packages hold it shared; garbage collection holds it exclusively, so a
     /// package written but not yet referenced by a committed row is never collected.
     code_gc: RwLock<()>,
+    /// Resolutions for Invoke, so the warm path does not query SQLite. Every committed write
+    /// bumps the generation and empties the map under the same lock; see [`Registry::write`].
+    resolved: RwLock<ResolveCache>,
 }
+
+#[derive(Default)]
+struct ResolveCache {
+    generation: u64,
+    entries: HashMap<(String, Option<String>), Arc<ResolvedFunction>>,
+}
+
+/// Cached resolutions beyond this many are dropped wholesale.
+const RESOLVE_CACHE: usize = 16_384;
 
 type Result<T> = std::result::Result<T, RegistryError>;
 
@@ -66,6 +79,7 @@ impl Registry {
             code,
             settings,
             code_gc: RwLock::new(()),
+            resolved: RwLock::default(),
         };
         let removed = registry.collect_code()?;
         if removed > 0 {
@@ -86,6 +100,57 @@ impl Registry {
     /// The stored zip of a package.
     pub fn code_zip(&self, sha256_hex: &str) -> PathBuf {
         self.code.zip_path(sha256_hex)
+    }
+
+    /// Runs a mutation in one transaction and, once it committed, forgets cached resolutions.
+    fn write<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let out = self.store.transact(f)?;
+        if let Ok(mut cache) = self.resolved.write() {
+            cache.generation += 1;
+            cache.entries.clear();
+        }
+        Ok(out)
+    }
+
+    /// A resolution already cached, without touching the database (never blocks on I/O).
+    pub fn cached(&self, fref: &FunctionRef) -> Option<Arc<ResolvedFunction>> {
+        let cache = self.resolved.read().ok()?;
+        // Looking up by borrowed parts would need a custom key type; two short strings are cheap.
+        let key = (
+            fref.name.to_string(),
+            fref.qualifier.as_ref().map(ToString::to_string),
+        );
+        cache.entries.get(&key).cloned()
+    }
+
+    /// [`Registry::resolve`] through a cache that every write empties: the function as it would
+    /// run, without touching the database when it was resolved before.
+    pub fn resolve_cached(&self, fref: &FunctionRef) -> Result<Arc<ResolvedFunction>> {
+        let key = (
+            fref.name.to_string(),
+            fref.qualifier.as_ref().map(ToString::to_string),
+        );
+        let generation = match self.resolved.read() {
+            Ok(cache) => {
+                if let Some(hit) = cache.entries.get(&key) {
+                    return Ok(hit.clone());
+                }
+                cache.generation
+            }
+            Err(_) => return Err(RegistryError::Poisoned),
+        };
+        let resolved = Arc::new(self.resolve(fref)?);
+        if let Ok(mut cache) = self.resolved.write()
+            && cache.generation == generation
+        {
+            // A write that committed meanwhile bumped the generation: then this result may be
+            // stale and is not kept.
+            if cache.entries.len() >= RESOLVE_CACHE {
+                cache.entries.clear();
+            }
+            cache.entries.insert(key, resolved.clone());
+        }
+        Ok(resolved)
     }
 
     fn collect_code(&self) -> Result<usize> {

@@ -19,7 +19,7 @@ impl Registry {
         fref: &FunctionRef,
         input: PublishVersionInput,
     ) -> Result<FunctionConfig> {
-        self.store.transact(|tx| {
+        self.write(|tx| {
             let mut row = self.function_row(tx, &fref.name)?;
             let latest: FunctionConfig = parse_doc(&row.config, &row.name)?;
             check_revision(input.revision_id.as_deref(), &latest.revision_id)?;

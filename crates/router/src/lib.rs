@@ -126,6 +126,10 @@ pub struct Stats {
     pub busy: u32,
 }
 
+/// An idle environment of the key (or `None`: room was reserved for a new one), and the idle
+/// environments evicted to make that room, to be ended outside the lock.
+type Admitted = (Option<Env<LiveEnv>>, Vec<Env<LiveEnv>>);
+
 #[derive(Default)]
 struct State {
     pool: Pool<LiveEnv>,
@@ -339,11 +343,7 @@ impl Router {
 
     /// Admission under the lock: counts the invocation and either checks out an idle
     /// environment of this key or reserves room for a new one (evicting idle ones if needed).
-    fn admit(
-        &self,
-        t: &FunctionTarget,
-        key: &EnvKey,
-    ) -> Result<(Option<Env<LiveEnv>>, Vec<Env<LiveEnv>>), InvokeError> {
+    fn admit(&self, t: &FunctionTarget, key: &EnvKey) -> Result<Admitted, InvokeError> {
         let limits = &self.config.limits;
         let mut st = self.lock()?;
         st.usage

@@ -434,7 +434,9 @@ fn install_node(
         .arg(&entry)
         .arg(dest.join("dist/rapid-client.node"))
         .env_remove("NODE_PATH")
-        .env_remove("NODE_OPTIONS");
+        .env_remove("NODE_OPTIONS")
+        // The addon reads this when it loads and aborts without it; nothing connects to it.
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
     run(
         family,
         &mut check,

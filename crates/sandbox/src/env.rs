@@ -75,7 +75,7 @@ pub struct Environment {
     id: u64,
     created: Instant,
     connections: Option<mpsc::UnboundedReceiver<RuntimeConn>>,
-    logs: Option<mpsc::UnboundedReceiver<LogLine>>,
+    logs: Option<mpsc::Receiver<LogLine>>,
     exit: watch::Receiver<Option<Exit>>,
     control: Arc<dyn EnvControl>,
 }
@@ -84,7 +84,7 @@ impl Environment {
     pub fn new(
         id: u64,
         connections: mpsc::UnboundedReceiver<RuntimeConn>,
-        logs: mpsc::UnboundedReceiver<LogLine>,
+        logs: mpsc::Receiver<LogLine>,
         exit: watch::Receiver<Option<Exit>>,
         control: Arc<dyn EnvControl>,
     ) -> Self {
@@ -119,7 +119,7 @@ impl Environment {
     }
 
     /// The runtime's output. Can be taken once.
-    pub fn take_logs(&mut self) -> Option<mpsc::UnboundedReceiver<LogLine>> {
+    pub fn take_logs(&mut self) -> Option<mpsc::Receiver<LogLine>> {
         self.logs.take()
     }
 

@@ -292,7 +292,9 @@ impl Lab {
 }
 
 impl Drop for Lab {
-    /// Removes the lab's (by now empty) cgroup parent, which the backend leaves behind.
+    /// Removes the lab's cgroup parent, which the backend leaves behind. After a passing test
+    /// it is empty; after a failing one the environments' own cgroups may still be there, their
+    /// processes dying from the kill their handles sent when dropped, so removal is retried.
     fn drop(&mut self) {
         let root = Path::new("/sys/fs/cgroup");
         let mut dirs = vec![root.join(&self.cgroup_parent)];
@@ -303,14 +305,23 @@ impl Drop for Lab {
                 .flatten()
                 .map(|e| e.path().join(&self.cgroup_parent)),
         );
-        for dir in dirs.into_iter().filter(|d| d.is_dir()) {
-            // Children are only left when a test failed before its environments ended.
-            for child in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if child.path().is_dir() {
-                    let _ = std::fs::remove_dir(child.path());
+        dirs.retain(|d| d.is_dir());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !dirs.is_empty() && Instant::now() < deadline {
+            dirs.retain(|dir| {
+                for child in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    if child.path().is_dir() {
+                        let _ = std::fs::remove_dir(child.path());
+                    }
                 }
+                std::fs::remove_dir(dir).is_err()
+            });
+            if !dirs.is_empty() {
+                std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = std::fs::remove_dir(&dir);
+        }
+        if !dirs.is_empty() {
+            eprintln!("left behind: {dirs:?}");
         }
     }
 }
@@ -335,6 +346,17 @@ pub fn host_rss() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     kib << 10
+}
+
+/// This (host) process's soft limit on open descriptors.
+pub fn host_fd_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Descriptors this (host) process has open.
@@ -943,6 +965,7 @@ pub fn host_unix_socket_paths(max: usize) -> Vec<String> {
 const VICTIM_PY: &str = r#"
 import ctypes, os, socket, sys, threading, time
 
+# The marker (argv[2]) is only there for the host to find this process by its command line.
 secret, marker, key = sys.argv[1], sys.argv[2], int(sys.argv[3])
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p

@@ -51,6 +51,7 @@ async fn sees_only_its_own_processes() {
     attack.assert_blocked().assert_reasons_within(&["ONLY-OWN"]);
     let b_pid = victim.get("pid").to_owned();
     let visible = attack.notes().trim_start_matches("visible ").to_owned();
+    eprintln!("B's pid inside B: {b_pid}; A's /proc shows: {visible}");
     assert_eq!(
         visible,
         "1=bulkhead-agent,2=probe",
@@ -184,5 +185,18 @@ async fn cannot_write_outside_tmp() {
         .assert_blocked()
         .assert_reasons_within(&["EROFS", "EACCES", "EPERM"])
         .assert_note("control: /tmp is writable");
+    victim.assert_untouched(&attack).await;
+}
+
+/// Tried: read `/proc/self/cgroup`. In a cgroup namespace rooted at the environment's own cgroup
+/// every path reads `/`; a host path names the host's cgroup tree and the environment's
+/// sequence number, which tells A how many environments the host has made for anyone since it
+/// started (a measure of other tenants' activity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cgroup_namespace_hides_the_host_cgroup_tree() {
+    let Some(lab) = Lab::new() else { return };
+    let victim = lab.victim().await;
+    let attack = lab.attack(&["cgroup-view"]).await;
+    attack.assert_blocked().assert_reasons_within(&["ROOTED"]);
     victim.assert_untouched(&attack).await;
 }

@@ -124,9 +124,13 @@ async fn invoke(
     let fref = function_ref(&state, &name, query.get("Qualifier"))?;
     let kind = invocation_type(&headers)?;
     let tail = wants_tail(&headers)?;
-    let resolved = {
-        let fref = fref.clone();
-        blocking(&state, move |r| r.resolve(&fref)).await?
+    // Cached after the first call; only a miss goes to the database (on the blocking pool).
+    let resolved = match state.registry.cached(&fref) {
+        Some(hit) => hit,
+        None => {
+            let fref = fref.clone();
+            blocking(&state, move |r| r.resolve_cached(&fref)).await?
+        }
     };
     let tenant = tenant(
         resolved.tenancy.is_some(),

@@ -20,6 +20,8 @@ use crate::{
 };
 
 const MAX_LINE: u64 = 256 * 1024;
+/// Lines buffered per environment before its output pipes stop being drained.
+const LOG_BACKLOG: usize = 256;
 
 #[derive(Default)]
 struct Reports {
@@ -92,7 +94,9 @@ pub(crate) fn start(inner: Arc<Inner>, neutral: Neutral) -> Result<Environment, 
     });
 
     let (conn_tx, conn_rx) = mpsc::unbounded_channel();
-    let (log_tx, log_rx) = mpsc::unbounded_channel();
+    // Bounded: a runtime that writes faster than the host consumes blocks on its own stdout
+    // instead of growing the server's memory.
+    let (log_tx, log_rx) = mpsc::channel(LOG_BACKLOG);
     let (exit_tx, exit_rx) = watch::channel(None);
     let reports = Arc::new(Mutex::new(Reports::default()));
 
@@ -120,7 +124,7 @@ pub(crate) fn start(inner: Arc<Inner>, neutral: Neutral) -> Result<Environment, 
 async fn read_lines(
     pipe: tokio::net::unix::pipe::Receiver,
     stream: LogStream,
-    tx: mpsc::UnboundedSender<LogLine>,
+    tx: mpsc::Sender<LogLine>,
 ) {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
@@ -141,7 +145,7 @@ async fn read_lines(
                     text: String::from_utf8_lossy(&buf).into_owned(),
                     at: SystemTime::now(),
                 };
-                if tx.send(line).is_err() {
+                if tx.send(line).await.is_err() {
                     // Nobody reads the logs: keep draining so the runtime never blocks on a full pipe.
                     continue;
                 }
