@@ -35,6 +35,9 @@ enum Command {
     /// Inspect execution environments on a running server.
     #[command(subcommand)]
     Env(commands::invoke::EnvCommand),
+    /// Install and list the runtimes environments start with (Python, Node.js).
+    #[command(subcommand)]
+    Runtime(commands::runtime::RuntimeCommand),
     /// Report what this host supports (namespaces, cgroups, seccomp, KVM) and what is missing.
     Doctor,
 }
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Doctor => commands::doctor::run(),
         Command::Invoke(args) => commands::invoke::invoke(args),
         Command::Env(cmd) => commands::invoke::env(cmd),
+        Command::Runtime(cmd) => commands::runtime::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

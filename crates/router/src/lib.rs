@@ -144,7 +144,9 @@ pub struct Router {
     state: Mutex<State>,
 }
 
-fn info(env: &Env<LiveEnv>, state: &'static str) -> EnvInfo {
+/// What the listing shows; `usage` reads cgroup files, so the busy map (filled on the warm
+/// path) leaves it out and the listing reads it at listing time.
+fn info(env: &Env<LiveEnv>, state: &'static str, usage: bool) -> EnvInfo {
     let key = env.key();
     let live = env.inner();
     EnvInfo {
@@ -156,7 +158,11 @@ fn info(env: &Env<LiveEnv>, state: &'static str) -> EnvInfo {
         age: live.env.age(),
         invocations: live.invocations,
         memory_mb: live.memory_mb,
-        peak_memory_bytes: live.env.usage().peak_memory_bytes,
+        peak_memory_bytes: if usage {
+            live.env.usage().peak_memory_bytes
+        } else {
+            0
+        },
         log_stream: live.log_stream.clone(),
     }
 }
@@ -241,7 +247,7 @@ impl Router {
         let Ok(st) = self.state.lock() else {
             return Vec::new();
         };
-        let mut out: Vec<EnvInfo> = st.pool.iter().map(|e| info(e, "idle")).collect();
+        let mut out: Vec<EnvInfo> = st.pool.iter().map(|e| info(e, "idle", true)).collect();
         out.extend(st.busy.values().cloned());
         out.sort_by_key(|e| e.id);
         out
@@ -299,7 +305,7 @@ impl Router {
         };
         let env_id = env.inner().env.id();
         if let Ok(mut st) = self.lock() {
-            st.busy.insert(env_id, info(&env, "busy"));
+            st.busy.insert(env_id, info(&env, "busy", false));
         }
         let invocation = Invocation {
             request_id: request_id.clone(),

@@ -144,8 +144,9 @@ impl LiveEnv {
 
     /// Runs one invocation under `timeout`.
     pub async fn run(&mut self, invocation: Invocation, timeout: Duration) -> RunResult {
+        // Max Memory Used is the environment's peak, as Lambda reports it; resetting the peak per
+        // invocation would cost a cgroup write on the warm path.
         self.invocations += 1;
-        self.env.reset_peak_memory();
         let watch = self.env.exit_watch();
         tokio::select! {
             outcome = self.api.invoke(invocation) => match outcome {

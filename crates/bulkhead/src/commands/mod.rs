@@ -1,4 +1,5 @@
 pub mod doctor;
 pub mod function;
 pub mod invoke;
+pub mod runtime;
 pub mod serve;

@@ -52,7 +52,7 @@ pub struct ServeArgs {
     uid_base: Option<u32>,
 }
 
-fn default_data_dir() -> PathBuf {
+pub fn default_data_dir() -> PathBuf {
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
