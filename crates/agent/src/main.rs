@@ -48,29 +48,56 @@ fn fail(step: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| (step.to_owned(), e)
 }
 
+/// The next message, or `None` when the host is gone or asked us to stop before starting.
+fn receive(control: &OwnedFd, what: &str) -> Result<Option<HostMsg>, Failure> {
+    match bulkhead_proto::recv::<HostMsg>(control) {
+        Ok((HostMsg::Shutdown { .. }, _)) | Err(bulkhead_proto::ProtoError::Closed) => Ok(None),
+        Ok((msg, _)) => Ok(Some(msg)),
+        Err(e) => Err((
+            format!("receive {what}"),
+            std::io::Error::other(e.to_string()),
+        )),
+    }
+}
+
+fn unexpected(what: &str) -> Failure {
+    (
+        format!("receive {what}"),
+        std::io::Error::other("unexpected message"),
+    )
+}
+
 fn run(control: &OwnedFd) -> Result<i32, Failure> {
     sys::clear_groups().map_err(fail("drop supplementary groups"))?;
     sys::new_cgroup_namespace()
         .map_err(fail("enter a cgroup namespace rooted at the environment"))?;
     send(control, &AgentMsg::Waiting).map_err(fail("announce"))?;
-    let spec = match bulkhead_proto::recv::<HostMsg>(control) {
-        Ok((HostMsg::Start(spec), _)) => *spec,
-        Ok((HostMsg::Shutdown { .. }, _)) | Err(bulkhead_proto::ProtoError::Closed) => {
-            return Ok(0);
-        }
-        Err(e) => return Err(("receive start".into(), std::io::Error::other(e.to_string()))),
+
+    // Tenant-neutral preparation, ahead of any request.
+    let prepare = match receive(control, "prepare")? {
+        Some(HostMsg::Prepare(p)) => *p,
+        Some(_) => return Err(unexpected("prepare")),
+        None => return Ok(0),
     };
-    rootfs::build(&spec)?;
-    sys::sethostname(&spec.hostname).map_err(fail("set hostname"))?;
+    rootfs::prepare(&prepare)?;
+    sys::sethostname(&prepare.hostname).map_err(fail("set hostname"))?;
     sys::loopback_up().map_err(fail("bring up loopback"))?;
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, spec.runtime_api_port))
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, prepare.runtime_api_port))
         .map_err(fail("listen for the runtime api"))?;
     listener
         .set_nonblocking(true)
         .map_err(fail("listen for the runtime api"))?;
     let signals = sys::signalfd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
         .map_err(fail("signalfd"))?;
+    send(control, &AgentMsg::Prepared).map_err(fail("report prepared"))?;
 
+    // The function's part, on the request path.
+    let spec = match receive(control, "start")? {
+        Some(HostMsg::Start(s)) => *s,
+        Some(_) => return Err(unexpected("start")),
+        None => return Ok(0),
+    };
+    rootfs::finish(&prepare.root_dir, &spec)?;
     let runtime = sys::fork(|| start_runtime(&spec)).map_err(fail("fork the runtime"))?;
     // Only the runtime writes its output; our copies would keep the host's pipes open.
     sys::close(STDOUT_FD);
@@ -206,7 +233,7 @@ fn serve(control: &OwnedFd, listener: &TcpListener, signals: &OwnedFd, runtime: 
                         std::time::Instant::now() + std::time::Duration::from_millis(grace_ms),
                     );
                 }
-                Ok((HostMsg::Start(_), _)) => {}
+                Ok((HostMsg::Start(_) | HostMsg::Prepare(_), _)) => {}
                 Err(bulkhead_proto::ProtoError::Io(e))
                     if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 // The host is gone or speaks nonsense: nobody can use this environment any more.

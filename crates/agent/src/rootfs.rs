@@ -1,13 +1,14 @@
-//! Building the environment's root filesystem from a `StartSpec`, in the order of
-//! docs/sandbox.md: private propagation, a tmpfs root, read-only binds, `/tmp`, `/dev`, `/proc`,
-//! generated files, the root made read-only, then `pivot_root` with the old root detached.
+//! Building the environment's root filesystem, in the order of docs/sandbox.md: `prepare`
+//! (tenant-neutral, ahead of time: private propagation, a tmpfs root, read-only system binds,
+//! `/dev`, `/proc`, generated `/etc`), then `finish` (on the request path: the function's code
+//! and runtime, `/tmp`, the root made read-only, `pivot_root` with the old root detached).
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt, symlink};
 use std::path::Path;
 
-use bulkhead_proto::StartSpec;
+use bulkhead_proto::{PrepareSpec, StartSpec};
 
 use crate::sys;
 
@@ -63,7 +64,9 @@ fn bind_ro(source: &str, target: &str) -> io::Result<()> {
     sys::mount(None, target, None, flags, None)
 }
 
-pub fn build(spec: &StartSpec) -> StepResult {
+/// The tenant-neutral half, done ahead of time: private propagation, the tmpfs root, system
+/// binds, /dev, /proc and its masks, generated /etc. The root stays writable for `finish`.
+pub fn prepare(spec: &PrepareSpec) -> StepResult {
     let root = spec.root_dir.trim_end_matches('/');
     let at = |p: &str| format!("{root}/{}", p.trim_start_matches('/'));
 
@@ -107,18 +110,6 @@ pub fn build(spec: &StartSpec) -> StepResult {
     for (link, target) in &spec.symlinks {
         step(format!("symlink {link}"), symlink(target, at(link)))?;
     }
-
-    let tmp_opts = format!("mode=1777,size={}m", spec.tmp_mb);
-    step(
-        "mount /tmp",
-        sys::mount(
-            Some("tmpfs"),
-            &at("tmp"),
-            Some("tmpfs"),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            Some(&tmp_opts),
-        ),
-    )?;
 
     let dev = at("dev");
     step(
@@ -189,9 +180,39 @@ pub fn build(spec: &StartSpec) -> StepResult {
     )?;
 
     for (path, contents) in &spec.files {
-        let target = at(path);
-        step(format!("write {path}"), write_file(&target, contents))?;
+        step(format!("write {path}"), write_file(&at(path), contents))?;
     }
+    Ok(())
+}
+
+/// The function's half, on the request path: its code and runtime, a /tmp of its size, the root
+/// made read-only, then `pivot_root` with the old root detached.
+pub fn finish(root_dir: &str, spec: &StartSpec) -> StepResult {
+    let root = root_dir.trim_end_matches('/');
+    let at = |p: &str| format!("{root}/{}", p.trim_start_matches('/'));
+    for bind in &spec.binds {
+        let target = at(&bind.target);
+        if bind.file {
+            step(format!("create {}", bind.target), touch(&target))?;
+        } else {
+            step(format!("mkdir {}", bind.target), mkdirs(&target))?;
+        }
+        step(
+            format!("bind {} at {}", bind.source, bind.target),
+            bind_ro(&bind.source, &target),
+        )?;
+    }
+    let tmp_opts = format!("mode=1777,size={}m", spec.tmp_mb);
+    step(
+        "mount /tmp",
+        sys::mount(
+            Some("tmpfs"),
+            &at("tmp"),
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some(&tmp_opts),
+        ),
+    )?;
     step(
         "make root read-only",
         sys::mount(
@@ -202,7 +223,6 @@ pub fn build(spec: &StartSpec) -> StepResult {
             None,
         ),
     )?;
-
     step("chdir to new root", std::env::set_current_dir(root))?;
     step("pivot_root", sys::pivot_root_here())?;
     step("detach old root", sys::umount_detach("."))?;

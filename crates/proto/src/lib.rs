@@ -20,7 +20,10 @@ pub const MAX_FRAME: usize = 64 * 1024;
 /// Host → agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HostMsg {
-    /// Build the root filesystem, then start the runtime.
+    /// Build the tenant-neutral part of the root filesystem (system paths, /dev, /proc, /etc),
+    /// bring up loopback and open the Runtime API port. Done ahead of time, for the warm pool.
+    Prepare(Box<PrepareSpec>),
+    /// Add the function (code, runtime, /tmp), seal the root, pivot into it, start the runtime.
     Start(Box<StartSpec>),
     /// Stop the runtime: SIGTERM, then SIGKILL after `grace_ms`.
     Shutdown { grace_ms: u64 },
@@ -29,9 +32,11 @@ pub enum HostMsg {
 /// Agent → host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AgentMsg {
-    /// Namespaces entered and the agent waits for `Start`.
+    /// Namespaces entered; the agent waits for `Prepare`.
     Waiting,
-    /// The root filesystem is built and the runtime process exists (its pid inside the sandbox).
+    /// The neutral root is built; the agent waits for `Start`.
+    Prepared,
+    /// The root filesystem is sealed and the runtime process exists (its pid inside the sandbox).
     Started { pid: i32 },
     /// A connection to the Runtime API; the connected socket is attached.
     RuntimeApiConnection,
@@ -44,20 +49,30 @@ pub enum AgentMsg {
     SetupFailed { step: String, error: String },
 }
 
-/// Everything the agent needs to build the environment and start the runtime.
+/// The tenant-neutral environment: the same for every function on this host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StartSpec {
+pub struct PrepareSpec {
     /// An empty host directory to build the new root on (a tmpfs is mounted over it).
     pub root_dir: String,
-    /// Read-only bind mounts, host path → path inside the new root.
+    /// Read-only bind mounts of system paths, host path → path inside the new root.
     pub binds: Vec<Bind>,
     /// Symlinks to create inside the new root (`/bin` → `usr/bin` on merged-/usr hosts).
     pub symlinks: Vec<(String, String)>,
     /// Files to write inside the new root (generated `/etc/passwd`, ...), path → contents.
     pub files: Vec<(String, String)>,
+    pub hostname: String,
+    /// Port the agent listens on at 127.0.0.1 for the Runtime API.
+    pub runtime_api_port: u16,
+}
+
+/// What makes the environment one function's, and how its runtime starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartSpec {
+    /// Read-only bind mounts of the code, runtime and layers (targets are /var/task,
+    /// /var/runtime, /opt, which `Prepare` created).
+    pub binds: Vec<Bind>,
     /// Size of the private `/tmp` in MiB.
     pub tmp_mb: u32,
-    pub hostname: String,
     /// Uid and gid inside the sandbox that the runtime runs as (non-root).
     pub uid: u32,
     pub gid: u32,
@@ -66,8 +81,6 @@ pub struct StartSpec {
     /// The runtime's whole environment.
     pub env: Vec<(String, String)>,
     pub cwd: String,
-    /// Port the agent listens on at 127.0.0.1 for the Runtime API.
-    pub runtime_api_port: u16,
     /// Compiled seccomp BPF (`struct sock_filter` array, native layout) for the runtime.
     pub seccomp: Vec<u8>,
     /// Open-files limit for the runtime.

@@ -397,3 +397,50 @@ fn arns_of_another_account_or_region_are_not_found() {
     );
     assert!(f.registry.function_ref("x:1", Some("2")).is_err());
 }
+
+#[test]
+fn cached_resolutions_never_outlive_a_write() {
+    let f = fixture();
+    f.registry
+        .create_function(create_input("c", true))
+        .expect("create");
+    assert!(
+        f.registry.cached(&fref("c")).is_none(),
+        "nothing cached before the first resolve"
+    );
+    assert_eq!(
+        f.registry
+            .resolve_cached(&fref("c"))
+            .expect("resolve")
+            .config
+            .memory_size,
+        128
+    );
+    assert!(f.registry.cached(&fref("c")).is_some());
+    f.registry
+        .update_config(
+            &fref("c"),
+            UpdateConfigInput {
+                memory_size: Some(512),
+                ..Default::default()
+            },
+        )
+        .expect("update");
+    assert!(
+        f.registry.cached(&fref("c")).is_none(),
+        "a write empties the cache"
+    );
+    assert_eq!(
+        f.registry
+            .resolve_cached(&fref("c"))
+            .expect("resolve")
+            .config
+            .memory_size,
+        512
+    );
+    f.registry.delete_function(&fref("c")).expect("delete");
+    assert!(matches!(
+        f.registry.resolve_cached(&fref("c")),
+        Err(RegistryError::NotFound(_))
+    ));
+}

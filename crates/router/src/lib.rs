@@ -293,7 +293,13 @@ impl Router {
         let mut env = match idle {
             Some(env) => env,
             None => match self.start(&t).await {
-                Ok(unbound) => unbound.bind(req.tenant.clone()),
+                Ok(unbound) => {
+                    let env = unbound.bind(req.tenant.clone());
+                    if let Some(t) = &env.key().tenant {
+                        let _ = env.inner().tenant.set(t.as_str().to_owned());
+                    }
+                    env
+                }
                 Err(failure) => {
                     if let Ok(mut st) = self.lock() {
                         st.usage.remove_environment(&t.name, t.memory_mb);
@@ -328,6 +334,19 @@ impl Router {
             None
         };
         let response = outcome::response(result, &request_id, t.timeout, tail, env_id, cold_start);
+        // Lambda's platform.report record, with the tenant on it.
+        tracing::info!(
+            target: "bulkhead::platform",
+            record = "platform.report",
+            request_id = %request_id,
+            function = %t.name,
+            version = %t.version,
+            tenant = req.tenant.as_ref().map(|t| t.as_str()),
+            env = env_id,
+            cold_start,
+            status = if response.function_error.is_some() { "error" } else { "success" },
+            duration_ms = duration.as_secs_f64() * 1e3,
+        );
         let retired = {
             let mut st = self.lock()?;
             st.busy.remove(&env_id);

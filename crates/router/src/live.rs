@@ -1,7 +1,7 @@
 //! One live environment as the router holds it: the sandbox, its Runtime API, its log tail.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bulkhead_runtime_api::{InitError, Invocation, Outcome, RuntimeApi};
@@ -52,6 +52,8 @@ pub(crate) struct LiveEnv {
     pub last_used: Instant,
     pub invocations: u64,
     pub log_stream: String,
+    /// Set once, when the environment is bound; every log line carries it from then on.
+    pub tenant: Arc<OnceLock<String>>,
 }
 
 /// Why an environment could not become ready.
@@ -102,8 +104,10 @@ impl LiveEnv {
             });
         }
         let tail = Arc::new(Mutex::new(LogTail::default()));
+        let tenant: Arc<OnceLock<String>> = Arc::default();
         if let Some(mut logs) = env.take_logs() {
-            let (tail, id) = (tail.clone(), env.id());
+            let (tail, id, tenant, stream_name) =
+                (tail.clone(), env.id(), tenant.clone(), log_stream.clone());
             tokio::spawn(async move {
                 while let Some(line) = logs.recv().await {
                     let stream = if line.stream == LogStream::Stdout {
@@ -111,7 +115,8 @@ impl LiveEnv {
                     } else {
                         "stderr"
                     };
-                    tracing::info!(target: "bulkhead::function", env = id, stream, "{}", line.text);
+                    let tenant = tenant.get().map(String::as_str);
+                    tracing::info!(target: "bulkhead::function", env = id, log_stream = %stream_name, tenant, stream, "{}", line.text);
                     if let Ok(mut t) = tail.lock() {
                         t.push(line.text);
                     }
@@ -135,6 +140,7 @@ impl LiveEnv {
             last_used: Instant::now(),
             invocations: 0,
             log_stream,
+            tenant,
         })
     }
 

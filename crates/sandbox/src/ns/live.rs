@@ -189,7 +189,7 @@ async fn serve_control(
                 }
             }
             Ok((AgentMsg::Started { pid }, _)) => tracing::debug!(env = id, pid, "runtime started"),
-            Ok((AgentMsg::Waiting, _)) => {}
+            Ok((AgentMsg::Waiting | AgentMsg::Prepared, _)) => {}
             Err(ProtoError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 guard.clear_ready()
             }

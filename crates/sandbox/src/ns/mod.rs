@@ -25,7 +25,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bulkhead_proto::{HostMsg, StartSpec};
+use bulkhead_proto::{HostMsg, PrepareSpec, StartSpec};
 
 use crate::{Backend, EnvSpec, Environment, SandboxError};
 use cgroup::{CgroupManager, Limits};
@@ -79,11 +79,11 @@ impl Default for NsConfig {
 
 pub(crate) struct Inner {
     pub(crate) config: NsConfig,
-    pub(crate) root_dir: PathBuf,
     pub(crate) cgroups: CgroupManager,
     pub(crate) uids: UidPool,
     pub(crate) seccomp: Vec<u8>,
-    pub(crate) system: rootfs::SystemPaths,
+    /// The tenant-neutral root every neutral sandbox builds while it waits.
+    pub(crate) prepare: PrepareSpec,
 }
 
 pub struct NsBackend {
@@ -110,12 +110,20 @@ impl NsBackend {
             tracing::info!(stale, "removed cgroups left by an earlier run");
         }
         let seccomp = seccomp::Filter::for_functions()?.to_bytes();
+        let system = rootfs::SystemPaths::detect();
+        let prepare = PrepareSpec {
+            root_dir: root_dir.to_string_lossy().into_owned(),
+            binds: system.binds,
+            symlinks: system.symlinks,
+            files: rootfs::etc_files(),
+            hostname: "localhost".into(),
+            runtime_api_port: RUNTIME_API_PORT,
+        };
         let inner = Inner {
             uids: UidPool::new(config.uid_base, config.max_environments),
-            root_dir,
             cgroups,
             seccomp,
-            system: rootfs::SystemPaths::detect(),
+            prepare,
             config,
         };
         Ok(Self {
@@ -185,18 +193,13 @@ impl NsBackend {
             return Err(e.into());
         }
         let start = StartSpec {
-            root_dir: self.inner.root_dir.to_string_lossy().into_owned(),
-            binds: rootfs::binds_for(&self.inner.system, &spec),
-            symlinks: self.inner.system.symlinks.clone(),
-            files: rootfs::etc_files(),
+            binds: rootfs::function_binds(&spec),
             tmp_mb: spec.tmp_mb,
-            hostname: "localhost".into(),
             uid: uids::FUNCTION_UID,
             gid: uids::FUNCTION_GID,
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             cwd: "/var/task".into(),
-            runtime_api_port: RUNTIME_API_PORT,
             seccomp: self.inner.seccomp.clone(),
             nofile: 1024,
         };
@@ -221,6 +224,8 @@ impl Drop for NsBackend {
         for n in drained {
             n.destroy(&self.inner);
         }
+        // Empty by now unless environments outlive the backend; then the next start sweeps it.
+        let _ = self.inner.cgroups.remove_base();
     }
 }
 

@@ -74,15 +74,14 @@ pub fn etc_files() -> Vec<(String, String)> {
     ]
 }
 
-/// Binds for one environment: the system, then code, runtime and layers.
-pub fn binds_for(system: &SystemPaths, spec: &EnvSpec) -> Vec<Bind> {
-    let mut binds = system.binds.clone();
+/// The function's binds: code, runtime and layers (the system paths were bound by `Prepare`).
+pub fn function_binds(spec: &EnvSpec) -> Vec<Bind> {
     let dir = |p: &Path, target: &str| Bind {
         source: p.to_string_lossy().into_owned(),
         target: target.to_owned(),
         file: false,
     };
-    binds.push(dir(&spec.code_dir, "/var/task"));
+    let mut binds = vec![dir(&spec.code_dir, "/var/task")];
     if let Some(runtime) = &spec.runtime_dir {
         binds.push(dir(runtime, "/var/runtime"));
     }

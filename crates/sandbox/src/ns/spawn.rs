@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bulkhead_proto::AgentMsg;
+use bulkhead_proto::{AgentMsg, HostMsg};
 
 use super::Inner;
 use super::cgroup::{Cgroup, CgroupVersion};
@@ -134,7 +134,12 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
             cgroup.attach(pid as u32)?;
         }
         sys::write_byte(&sync_write).map_err(step("release the agent"))?;
-        wait_until_waiting(&host_control)
+        expect(&host_control, &AgentMsg::Waiting)?;
+        // The tenant-neutral root, built now so that a request only adds the function's part.
+        let prepare = HostMsg::Prepare(Box::new(inner.prepare.clone()));
+        bulkhead_proto::send(&host_control, &prepare, &[])
+            .map_err(|e| SandboxError::Agent(format!("sending prepare: {e}")))?;
+        expect(&host_control, &AgentMsg::Prepared)
     };
     if let Err(e) = finish() {
         let _ = sys::pidfd_kill(&pidfd, libc::SIGKILL);
@@ -150,7 +155,8 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
     Ok((pidfd, host_control, stdout_read, stderr_read))
 }
 
-fn wait_until_waiting(control: &OwnedFd) -> Result<(), SandboxError> {
+/// Waits for one message from a freshly spawned agent; `want` is the one expected.
+fn expect(control: &OwnedFd, want: &AgentMsg) -> Result<(), SandboxError> {
     let mut fds = [libc::pollfd {
         fd: control.as_raw_fd(),
         events: libc::POLLIN,
@@ -164,12 +170,12 @@ fn wait_until_waiting(control: &OwnedFd) -> Result<(), SandboxError> {
         )));
     }
     match bulkhead_proto::recv::<AgentMsg>(control) {
-        Ok((AgentMsg::Waiting, _)) => Ok(()),
+        Ok((msg, _)) if msg == *want => Ok(()),
         Ok((AgentMsg::SetupFailed { step, error }, _)) => {
             Err(SandboxError::Agent(format!("{step}: {error}")))
         }
         Ok((other, _)) => Err(SandboxError::Agent(format!(
-            "unexpected first message {other:?}"
+            "expected {want:?}, got {other:?}"
         ))),
         Err(e) => Err(SandboxError::Agent(format!(
             "agent exited before it was ready: {e}"

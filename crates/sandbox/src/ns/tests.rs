@@ -230,6 +230,12 @@ async fn kill_ends_the_environment_and_releases_its_cgroup() {
         .into_iter()
         .flatten()
         .flatten()
+        // Only this process's parents: other servers on the host number their environments too.
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("bulkhead-test-{}-", std::process::id()))
+        })
         .any(|e| e.path().join(format!("env-{}", env.id())).exists());
     assert!(!leftover, "the environment's cgroup is gone");
 }
