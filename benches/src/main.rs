@@ -279,6 +279,7 @@ fn main() {
             true,
         );
         let n = 20;
+        let installed = |family: &str| runtimes.join(family).is_dir();
         for (name, floor_cmd) in [
             (
                 "py",
@@ -288,6 +289,10 @@ fn main() {
             ),
             ("node", Command::new(node_bin(runtimes)).args(["-e", "0"])),
         ] {
+            if !installed(if name == "py" { "python" } else { "node" }) {
+                println!("| cold start, {name}: runtime not installed in {}, skipped | | | | | |", runtimes.display());
+                continue;
+            }
             let mut v = Vec::new();
             for i in 0..n {
                 std::thread::sleep(Duration::from_millis(20));
