@@ -72,9 +72,20 @@ echo "=== bulkhead serve is listening on $endpoint"
 
 mkdir -p "$work/hello"
 cat >"$work/hello/app.py" <<'PY'
+import os
+
+invocations = 0  # lives as long as this tenant's environment
+
+
 def handler(event, context):
     # Each tenant gets execution environments of its own; context.tenant_id says whose this is.
-    return {"hello": event.get("name", "world"), "tenant": context.tenant_id}
+    global invocations
+    invocations += 1
+    path = "/tmp/invocations"
+    on_disk = int(open(path).read()) + 1 if os.path.exists(path) else 1
+    open(path, "w").write(str(on_disk))
+    print(f"hello {event.get('name', 'world')} from tenant {context.tenant_id}")
+    return {"tenant": context.tenant_id, "inMemory": invocations, "inTmp": on_disk}
 PY
 
 echo
@@ -127,15 +138,19 @@ except urllib.error.HTTPError as e:
 PY
 
 echo
-echo "=== 5. Invoke with a tenant id"
-# ---------------------------------------------------------------------------------------------
-# TODO(invoke issue): invoke hello-tenants for two tenants and show that each gets its own
-# environment, e.g.
-#   aws --endpoint-url "$endpoint" lambda invoke --function-name hello-tenants \
-#       --tenant-id blue --payload '{"name":"demo"}' --cli-binary-format raw-in-base64-out out.json
-# and that an invoke without --tenant-id is refused.
-# ---------------------------------------------------------------------------------------------
-echo "(invoke is not implemented yet: it comes with a later issue)"
+echo "=== 5. Invoke with tenant ids: each tenant gets environments of its own"
+show "$bin" invoke hello-tenants --tenant-id blue --payload '{"name":"demo"}'
+show "$bin" invoke hello-tenants --tenant-id blue --payload '{"name":"demo"}'
+show "$bin" invoke hello-tenants --tenant-id green --payload '{"name":"demo"}' --log-type Tail
+printf '\n$ aws lambda invoke --function-name hello-tenants --tenant-id blue ...\n'
+"$aws" --endpoint-url "$endpoint" lambda invoke --function-name hello-tenants --tenant-id blue \
+  --cli-binary-format raw-in-base64-out --payload '{"name":"aws-cli"}' "$work/out.json" >/dev/null
+cat "$work/out.json"
+echo
+echo
+echo "Without a tenant id, a tenant-isolated function refuses the invocation:"
+"$bin" invoke hello-tenants --payload '{}' 2>&1 | sed 's/^/  /' || true
+show "$bin" env list
 
 echo
 echo "=== done; stopping the server"

@@ -49,10 +49,10 @@ fn fail(step: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
 }
 
 /// The next message, or `None` when the host is gone or asked us to stop before starting.
-fn receive(control: &OwnedFd, what: &str) -> Result<Option<HostMsg>, Failure> {
+fn receive(control: &OwnedFd, what: &str) -> Result<Option<(HostMsg, Vec<OwnedFd>)>, Failure> {
     match bulkhead_proto::recv::<HostMsg>(control) {
         Ok((HostMsg::Shutdown { .. }, _)) | Err(bulkhead_proto::ProtoError::Closed) => Ok(None),
-        Ok((msg, _)) => Ok(Some(msg)),
+        Ok(msg) => Ok(Some(msg)),
         Err(e) => Err((
             format!("receive {what}"),
             std::io::Error::other(e.to_string()),
@@ -75,7 +75,7 @@ fn run(control: &OwnedFd) -> Result<i32, Failure> {
 
     // Tenant-neutral preparation, ahead of any request.
     let prepare = match receive(control, "prepare")? {
-        Some(HostMsg::Prepare(p)) => *p,
+        Some((HostMsg::Prepare(p), _)) => *p,
         Some(_) => return Err(unexpected("prepare")),
         None => return Ok(0),
     };
@@ -92,12 +92,13 @@ fn run(control: &OwnedFd) -> Result<i32, Failure> {
     send(control, &AgentMsg::Prepared).map_err(fail("report prepared"))?;
 
     // The function's part, on the request path.
-    let spec = match receive(control, "start")? {
-        Some(HostMsg::Start(s)) => *s,
+    let (spec, dirs) = match receive(control, "start")? {
+        Some((HostMsg::Start(s), dirs)) => (*s, dirs),
         Some(_) => return Err(unexpected("start")),
         None => return Ok(0),
     };
-    rootfs::finish(&prepare.root_dir, &spec)?;
+    rootfs::finish(&prepare.root_dir, &spec, &dirs)?;
+    drop(dirs);
     let runtime = sys::fork(|| start_runtime(&spec)).map_err(fail("fork the runtime"))?;
     // Only the runtime writes its output; our copies would keep the host's pipes open.
     sys::close(STDOUT_FD);

@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt, symlink};
 use std::path::Path;
 
@@ -187,19 +188,22 @@ pub fn prepare(spec: &PrepareSpec) -> StepResult {
 
 /// The function's half, on the request path: its code and runtime, a /tmp of its size, the root
 /// made read-only, then `pivot_root` with the old root detached.
-pub fn finish(root_dir: &str, spec: &StartSpec) -> StepResult {
+pub fn finish(root_dir: &str, spec: &StartSpec, dirs: &[OwnedFd]) -> StepResult {
     let root = root_dir.trim_end_matches('/');
     let at = |p: &str| format!("{root}/{}", p.trim_start_matches('/'));
-    for bind in &spec.binds {
-        let target = at(&bind.target);
-        if bind.file {
-            step(format!("create {}", bind.target), touch(&target))?;
-        } else {
-            step(format!("mkdir {}", bind.target), mkdirs(&target))?;
-        }
+    if dirs.len() != spec.fd_binds.len() {
+        return Err((
+            "receive the function's directories".into(),
+            io::Error::other("descriptor count does not match"),
+        ));
+    }
+    for (dir, target) in dirs.iter().zip(&spec.fd_binds) {
+        let path = at(target);
+        step(format!("mkdir {target}"), mkdirs(&path))?;
+        // A detached read-only tree the host cloned; attaching it needs no path to the host's.
         step(
-            format!("bind {} at {}", bind.source, bind.target),
-            bind_ro(&bind.source, &target),
+            format!("attach {target}"),
+            sys::move_mount(dir.as_raw_fd(), &path),
         )?;
     }
     let tmp_opts = format!("mode=1777,size={}m", spec.tmp_mb);

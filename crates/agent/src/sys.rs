@@ -42,6 +42,24 @@ pub fn mount(
     Ok(())
 }
 
+/// Attaches a detached mount tree (from `open_tree`) at `target`.
+pub fn move_mount(tree: RawFd, target: &str) -> io::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    let target = cstr(target)?;
+    // SAFETY: move_mount takes a descriptor, an empty path and a NUL-terminated target path.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    } as libc::c_int)?;
+    Ok(())
+}
+
 pub fn umount_detach(target: &str) -> io::Result<()> {
     let target = cstr(target)?;
     // SAFETY: target is a valid C string.

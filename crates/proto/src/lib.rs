@@ -68,9 +68,11 @@ pub struct PrepareSpec {
 /// What makes the environment one function's, and how its runtime starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartSpec {
-    /// Read-only bind mounts of the code, runtime and layers (targets are /var/task,
-    /// /var/runtime, /opt, which `Prepare` created).
-    pub binds: Vec<Bind>,
+    /// Where to bind, read-only, each directory whose descriptor rides along with this frame,
+    /// in order (/var/task, /var/runtime, /opt). Descriptors rather than paths: the host opened
+    /// them, so the environment's unprivileged ids need no access to the host directories
+    /// around them.
+    pub fd_binds: Vec<String>,
     /// Size of the private `/tmp` in MiB.
     pub tmp_mb: u32,
     /// Uid and gid inside the sandbox that the runtime runs as (non-root).

@@ -371,6 +371,8 @@ fn install_node(
             "--no-fund",
             "--no-update-notifier",
             "--fetch-retries=2",
+            // npm's default backoff waits up to a minute per retry when offline.
+            "--fetch-retry-maxtimeout=10000",
         ])
         .current_dir(&build)
         // Without it node-gyp downloads the headers from nodejs.org, which may be unreachable

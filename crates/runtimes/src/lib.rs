@@ -158,8 +158,9 @@ pub struct Launch {
 
 /// The Python client is started with `-S`: no `site`, so none of the host's `.pth` files,
 /// `sitecustomize` or dist-packages run or become importable in an environment. That makes
-/// start-up independent of the host's Python setup and ~4 ms faster (Debian's `site` imports
-/// certifi and `_distutils_hack` through `.pth` files). The cost is the REPL helpers `site`
+/// start-up independent of the host's Python setup and 3–4 ms faster (best of 150 runs of
+/// `import awslambdaric.__main__`: 33.8 → 30.3 ms; Debian's `site` imports certifi and
+/// `_distutils_hack` through `.pth` files). The cost is the REPL helpers `site`
 /// adds to builtins (`exit()`, `quit()`, `help()`); handlers use `sys.exit` as in any script.
 const PYTHON_FLAGS: &[&str] = &["-S"];
 

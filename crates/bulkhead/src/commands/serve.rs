@@ -164,23 +164,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The data directory is searchable but not listable by others (0711): environments run as
-/// unprivileged host uids and must reach their code packages (content-addressed, unguessable
-/// names, read-only) and their mount point inside it; the database itself is kept 0600.
+/// The data directory is the server's alone (0700): environments reach their code through
+/// mounts the server clones for them, never through paths into it.
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o711)
+        .mode(0o700)
         .create(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
     let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode & 0o066 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory is readable or writable by other users");
-    }
-    if mode & 0o001 == 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o711))
-            .with_context(|| format!("making {} searchable for environments", dir.display()))?;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory is open to other users");
     }
     Ok(())
 }
@@ -235,7 +230,10 @@ fn environments(
     use bulkhead_sandbox::ns::{NsBackend, NsConfig};
     let tag = data_dir_tag(data_dir);
     let config = NsConfig {
-        state_dir: data_dir.join("sandbox"),
+        // Each environment mounts its root over this empty directory in its own mount namespace;
+        // it must be reachable by environments' unprivileged ids, so it lives in /run, not in
+        // the private data directory.
+        state_dir: std::path::PathBuf::from(format!("/run/bulkhead/{:08x}", tag as u32)),
         uid_base: args
             .uid_base
             .unwrap_or(1_000_000 + (tag % 1024) as u32 * 65_536),

@@ -104,6 +104,24 @@ impl NsBackend {
         let root_dir = config.state_dir.join("root");
         std::fs::create_dir_all(&root_dir)
             .map_err(SandboxError::step("create the state directory"))?;
+        // Environments' unprivileged ids must reach the (empty) mount point: search, not list.
+        for dir in root_dir
+            .ancestors()
+            .take_while(|d| d.starts_with(&config.state_dir))
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir)
+                .map_err(SandboxError::step("inspect the state directory"))?
+                .permissions()
+                .mode();
+            if mode & 0o001 == 0 {
+                std::fs::set_permissions(
+                    dir,
+                    std::fs::Permissions::from_mode((mode & 0o7777) | 0o711),
+                )
+                .map_err(SandboxError::step("make the state directory searchable"))?;
+            }
+        }
         let cgroups = CgroupManager::detect(&config.cgroup_parent)?;
         let stale = cgroups.sweep_stale();
         if stale > 0 {
@@ -192,8 +210,15 @@ impl NsBackend {
             neutral.destroy(&self.inner);
             return Err(e.into());
         }
+        let (dirs, fd_binds) = match rootfs::function_dirs(&spec) {
+            Ok(d) => d,
+            Err(e) => {
+                neutral.destroy(&self.inner);
+                return Err(e);
+            }
+        };
         let start = StartSpec {
-            binds: rootfs::function_binds(&spec),
+            fd_binds,
             tmp_mb: spec.tmp_mb,
             uid: uids::FUNCTION_UID,
             gid: uids::FUNCTION_GID,
@@ -203,8 +228,10 @@ impl NsBackend {
             seccomp: self.inner.seccomp.clone(),
             nofile: 1024,
         };
+        let raw: Vec<std::os::fd::RawFd> =
+            dirs.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
         if let Err(e) =
-            bulkhead_proto::send(&neutral.control, &HostMsg::Start(Box::new(start)), &[])
+            bulkhead_proto::send(&neutral.control, &HostMsg::Start(Box::new(start)), &raw)
         {
             neutral.destroy(&self.inner);
             return Err(SandboxError::Agent(format!("sending start: {e}")));

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use std::os::fd::OwnedFd;
+
 use bulkhead_proto::Bind;
 
 use super::uids::{FUNCTION_GID, FUNCTION_UID};
-use crate::EnvSpec;
+use crate::{EnvSpec, SandboxError};
 
 /// System paths a runtime needs. On merged-/usr hosts `/bin`, `/lib`... are symlinks into `/usr`
 /// and are recreated as symlinks; elsewhere they are bound.
@@ -74,21 +76,29 @@ pub fn etc_files() -> Vec<(String, String)> {
     ]
 }
 
-/// The function's binds: code, runtime and layers (the system paths were bound by `Prepare`).
-pub fn function_binds(spec: &EnvSpec) -> Vec<Bind> {
-    let dir = |p: &Path, target: &str| Bind {
-        source: p.to_string_lossy().into_owned(),
-        target: target.to_owned(),
-        file: false,
+/// The function's directories — code, runtime, layers — as detached read-only mounts made
+/// here, with the targets the agent attaches them at. Passing mounts rather than paths means the
+/// environment's unprivileged host ids need no search permission on the data directory.
+pub fn function_dirs(spec: &EnvSpec) -> Result<(Vec<OwnedFd>, Vec<String>), SandboxError> {
+    let mut fds = Vec::new();
+    let mut targets = Vec::new();
+    let mut add = |dir: &Path, target: &str| -> Result<(), SandboxError> {
+        fds.push(
+            crate::sys::detached_read_only_tree(dir).map_err(SandboxError::step(
+                "clone the function's directories as read-only mounts",
+            ))?,
+        );
+        targets.push(target.to_owned());
+        Ok(())
     };
-    let mut binds = vec![dir(&spec.code_dir, "/var/task")];
+    add(&spec.code_dir, "/var/task")?;
     if let Some(runtime) = &spec.runtime_dir {
-        binds.push(dir(runtime, "/var/runtime"));
+        add(runtime, "/var/runtime")?;
     }
     if let Some(layers) = &spec.layers_dir {
-        binds.push(dir(layers, "/opt"));
+        add(layers, "/opt")?;
     }
-    binds
+    Ok((fds, targets))
 }
 
 #[cfg(test)]
