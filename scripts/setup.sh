@@ -19,7 +19,8 @@ command -v cargo >/dev/null 2>&1 ||
   die "cargo not found: install the Rust toolchain with rustup (https://rustup.rs) and retry"
 say "cargo found: $(cargo --version)"
 
-packages=(gcc pkg-config libsqlite3-dev python3 python3-venv python3-pip zip unzip curl)
+# cmake, autotools and g++ build the Node.js runtime client's native addon (bulkhead runtime install node).
+packages=(gcc g++ make pkg-config python3 python3-venv python3-pip zip unzip curl cmake autoconf automake libtool)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
