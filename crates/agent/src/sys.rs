@@ -94,9 +94,8 @@ pub fn locked_mount_flags(path: &str) -> io::Result<libc::c_ulong> {
 pub fn pivot_root_here() -> io::Result<()> {
     let dot = c".";
     // SAFETY: pivot_root(".", ".") stacks the old root under the new one; both args are valid.
-    check(
-        unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } as libc::c_int,
-    )?;
+    let rc = unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) };
+    check(rc as libc::c_int)?;
     Ok(())
 }
 

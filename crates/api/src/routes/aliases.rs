@@ -43,11 +43,7 @@ async fn list(
         r.list_aliases(&fref, version.as_deref(), marker.as_deref(), max)
     })
     .await?;
-    let mut body = json!({ "Aliases": page.items });
-    if let Some(m) = page.next_marker {
-        body["NextMarker"] = m.into();
-    }
-    Ok(Json(body))
+    Ok(Json(super::page_body("Aliases", page)))
 }
 
 async fn get_alias(

@@ -53,11 +53,7 @@ async fn list(State(state): State<AppState>, query: Query) -> Result<Json<Value>
         r.list_functions(marker.as_deref(), max, all)
     })
     .await?;
-    let mut body = json!({ "Functions": page.items });
-    if let Some(m) = page.next_marker {
-        body["NextMarker"] = m.into();
-    }
-    Ok(Json(body))
+    Ok(Json(super::page_body("Functions", page)))
 }
 
 async fn get_function(

@@ -64,3 +64,16 @@ pub(crate) fn function_ref(
 ) -> Result<FunctionRef, ApiError> {
     Ok(state.registry.function_ref(raw, qualifier)?)
 }
+
+/// A list page as Lambda returns it: `{"<Items>": [...], "NextMarker": "..."}`, the marker only
+/// when there is more.
+pub(crate) fn page_body<T: serde::Serialize>(
+    items_key: &str,
+    page: bulkhead_registry::Page<T>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({ items_key: page.items });
+    if let Some(m) = page.next_marker {
+        body["NextMarker"] = m.into();
+    }
+    body
+}

@@ -6,7 +6,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::put;
-use bulkhead_model::TenancyMode;
 
 use super::{blocking, function_ref};
 use crate::input::Query;
@@ -26,26 +25,41 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-async fn tenancy(
+/// Resolves the function (so a missing one is a 404 as everywhere else), then answers by its
+/// tenancy: `isolated` for a PER_TENANT function, `otherwise` for the rest.
+async fn answer(
     state: &AppState,
     name: &str,
-    qualifier: Option<&str>,
-) -> Result<Option<TenancyMode>, ApiError> {
-    let fref = function_ref(state, name, qualifier)?;
-    Ok(blocking(state, move |r| r.resolve(&fref)).await?.tenancy)
+    query: &Query,
+    isolated: ApiError,
+    otherwise: ApiError,
+) -> ApiError {
+    let fref = match function_ref(state, name, query.get("Qualifier")) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    match blocking(state, move |r| r.resolve(&fref)).await {
+        Err(e) => e,
+        Ok(resolved) if resolved.tenancy.is_some() => isolated,
+        Ok(_) => otherwise,
+    }
 }
 
+fn not_found(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, code, message)
+}
+
+// UNCONFIRMED wording below: AWS documents that URLs and provisioned concurrency cannot be
+// combined with tenant isolation, not its messages.
+
 async fn url(State(state): State<AppState>, Path(name): Path<String>, query: Query) -> ApiError {
-    match tenancy(&state, &name, query.get("Qualifier")).await {
-        Err(e) => e,
-        // UNCONFIRMED wording: AWS documents the restriction, not its message.
-        Ok(Some(_)) => ApiError::invalid_parameter(
-            "Function URLs are not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT): a URL cannot carry a tenant id. Invoke the function with X-Amz-Tenant-Id instead.",
-        ),
-        Ok(None) => ApiError::invalid_parameter(
-            "Function URLs are not supported by Bulkhead yet: invoke the function through the Invoke API.",
-        ),
-    }
+    let isolated = ApiError::invalid_parameter(
+        "Function URLs are not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT): a URL cannot carry a tenant id. Invoke the function with X-Amz-Tenant-Id instead.",
+    );
+    let otherwise = ApiError::invalid_parameter(
+        "Function URLs are not supported by Bulkhead yet: invoke the function through the Invoke API.",
+    );
+    answer(&state, &name, &query, isolated, otherwise).await
 }
 
 async fn url_not_found(
@@ -53,14 +67,13 @@ async fn url_not_found(
     Path(name): Path<String>,
     query: Query,
 ) -> ApiError {
-    match tenancy(&state, &name, query.get("Qualifier")).await {
-        Err(e) => e,
-        Ok(_) => ApiError::new(
-            StatusCode::NOT_FOUND,
+    let missing = || {
+        not_found(
             "ResourceNotFoundException",
             "The resource you requested does not exist.",
-        ),
-    }
+        )
+    };
+    answer(&state, &name, &query, missing(), missing()).await
 }
 
 async fn provisioned(
@@ -68,16 +81,12 @@ async fn provisioned(
     Path(name): Path<String>,
     query: Query,
 ) -> ApiError {
-    match tenancy(&state, &name, query.get("Qualifier")).await {
-        Err(e) => e,
-        // UNCONFIRMED wording, as above.
-        Ok(Some(_)) => ApiError::invalid_parameter(
-            "Provisioned concurrency is not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT).",
-        ),
-        Ok(None) => {
-            ApiError::invalid_parameter("Provisioned concurrency is not supported by Bulkhead yet.")
-        }
-    }
+    let isolated = ApiError::invalid_parameter(
+        "Provisioned concurrency is not supported for functions with tenant isolation mode (TenancyConfig PER_TENANT).",
+    );
+    let otherwise =
+        ApiError::invalid_parameter("Provisioned concurrency is not supported by Bulkhead yet.");
+    answer(&state, &name, &query, isolated, otherwise).await
 }
 
 async fn provisioned_not_found(
@@ -85,12 +94,11 @@ async fn provisioned_not_found(
     Path(name): Path<String>,
     query: Query,
 ) -> ApiError {
-    match tenancy(&state, &name, query.get("Qualifier")).await {
-        Err(e) => e,
-        Ok(_) => ApiError::new(
-            StatusCode::NOT_FOUND,
+    let missing = || {
+        not_found(
             "ProvisionedConcurrencyConfigNotFoundException",
             "No Provisioned Concurrency Config found for this function",
-        ),
-    }
+        )
+    };
+    answer(&state, &name, &query, missing(), missing()).await
 }

@@ -37,9 +37,5 @@ async fn list(
         r.list_versions(&fref, marker.as_deref(), max)
     })
     .await?;
-    let mut body = json!({ "Versions": page.items });
-    if let Some(m) = page.next_marker {
-        body["NextMarker"] = m.into();
-    }
-    Ok(Json(body))
+    Ok(Json(super::page_body("Versions", page)))
 }
