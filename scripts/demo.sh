@@ -10,8 +10,8 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
 fi
 
 bash scripts/setup.sh
-echo "demo: cargo build --release -p bulkhead"
-cargo build --release -p bulkhead --locked
+echo "demo: cargo build --release -p bulkhead -p bulkhead-agent"
+cargo build --release -p bulkhead -p bulkhead-agent --locked
 
 bin=$repo/target/release/bulkhead
 aws=$repo/.venv/bin/aws
@@ -36,7 +36,10 @@ export AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=$work/aws-cr
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_LAMBDA BULKHEAD_ACCESS_KEYS || true
 
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/server.out" 2>"$work/server.log" &
+# The Python runtime client (awslambdaric) from PyPI, shared by demo runs.
+"$bin" runtime install python --runtimes-dir "$repo/target/runtimes"
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --runtimes-dir "$repo/target/runtimes" \
+  >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 
 endpoint=
@@ -144,7 +147,7 @@ show "$bin" invoke hello-tenants --tenant-id blue --payload '{"name":"demo"}'
 show "$bin" invoke hello-tenants --tenant-id green --payload '{"name":"demo"}' --log-type Tail
 printf '\n$ aws lambda invoke --function-name hello-tenants --tenant-id blue ...\n'
 "$aws" --endpoint-url "$endpoint" lambda invoke --function-name hello-tenants --tenant-id blue \
-  --cli-binary-format raw-in-base64-out --payload '{"name":"aws-cli"}' "$work/out.json" >/dev/null
+  --payload '{"name":"aws-cli"}' "$work/out.json" >/dev/null
 cat "$work/out.json"
 echo
 echo
