@@ -290,7 +290,10 @@ fn main() {
             ("node", Command::new(node_bin(runtimes)).args(["-e", "0"])),
         ] {
             if !installed(if name == "py" { "python" } else { "node" }) {
-                println!("| cold start, {name}: runtime not installed in {}, skipped | | | | | |", runtimes.display());
+                println!(
+                    "| cold start, {name}: runtime not installed in {}, skipped | | | | | |",
+                    runtimes.display()
+                );
                 continue;
             }
             let mut v = Vec::new();

@@ -475,7 +475,7 @@ FUNCTIONS = Path(__file__).resolve().parent / "functions"
 PYTHON_RUNTIME = "python3.12"
 NODE_RUNTIME = "nodejs20.x"
 PROVIDED_RUNTIME = "provided.al2023"
-RUNTIMES_DATA = REPO / "target" / "e2e-runtimes"
+RUNTIMES_DIR = REPO / "target" / "e2e-runtimes"
 
 
 def executable_zip(files: dict[str, str | bytes], executable: Iterable[str] = ()) -> bytes:
@@ -580,25 +580,27 @@ _RUNTIMES: dict[str, Any] = {}
 
 def ensure_runtimes() -> tuple[Path | None, str]:
     """Installs the Python and Node.js runtime clients once per test session into
-    target/e2e-runtimes (kept between sessions) and returns (runtimes dir, "") or (None, why not)."""
+    target/e2e-runtimes (kept between sessions; the log goes beside it) and returns
+    (runtimes dir, "") or (None, why not)."""
     if "result" in _RUNTIMES:
         return _RUNTIMES["result"]
     help_text = subprocess.run([str(BIN), "runtime", "install", "--help"], capture_output=True, text=True)
     if help_text.returncode != 0:
         result: tuple[Path | None, str] = (None, f"`bulkhead runtime install` is not available: {(help_text.stderr.strip().splitlines() or [''])[0][:200]}")
     else:
-        RUNTIMES_DATA.mkdir(parents=True, exist_ok=True)
+        RUNTIMES_DIR.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        # Safe to re-run: families already installed are skipped, so only the first session pays.
         p = subprocess.run(
-            [str(BIN), "runtime", "install", "--data-dir", str(RUNTIMES_DATA)],
+            [str(BIN), "runtime", "install", "--runtimes-dir", str(RUNTIMES_DIR)],
             capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         took = time.monotonic() - started
-        (RUNTIMES_DATA / "install.log").write_text(f"exit {p.returncode} after {took:.1f}s\n{p.stdout}\n{p.stderr}")
+        (RUNTIMES_DIR.parent / "e2e-runtimes-install.log").write_text(f"exit {p.returncode} after {took:.1f}s\n{p.stdout}\n{p.stderr}")
         if p.returncode != 0:
             result = (None, f"`bulkhead runtime install` failed ({p.returncode}): {p.stderr.strip()[-500:]}")
         else:
-            result = (RUNTIMES_DATA / "runtimes", "")
+            result = (RUNTIMES_DIR, "")
     _RUNTIMES["result"] = result
     return result
 
@@ -632,5 +634,27 @@ def invoke_server() -> Server:
     args = ["--runtimes-dir", str(runtimes)] if runtimes else []
     srv = Server(base / "data", base / "logs", args=args).start()
     _INVOKE_SERVER["server"] = srv
-    atexit.register(lambda: srv.alive() and srv.stop())
+    atexit.register(_stop_and_drop_data, srv)
     return srv
+
+
+def _stop_and_drop_data(srv: Server) -> None:
+    """Stops a server and removes its data dir; its logs stay for a post-mortem."""
+    import shutil
+
+    if srv.alive():
+        srv.stop()
+    shutil.rmtree(srv.data_dir, ignore_errors=True)
+
+
+def require_runtimes() -> Path:
+    """For tests that run Python or Node.js functions: skips while `bulkhead runtime install`
+    does not exist, fails if it exists and fails."""
+    import pytest
+
+    runtimes, why = ensure_runtimes()
+    if runtimes is None:
+        if "is not available" in why:
+            pytest.skip(why)
+        pytest.fail(why)
+    return runtimes

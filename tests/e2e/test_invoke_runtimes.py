@@ -33,10 +33,7 @@ def lam(inv_endpoint):
 
 @pytest.fixture(scope="module")
 def runtimes():
-    runtimes, why = support.ensure_runtimes()
-    if runtimes is None:
-        pytest.skip(why)
-    return runtimes
+    return support.require_runtimes()
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 import support
 from support import (
     PYTHON_RUNTIME,
     deploy,
-    environments,
     environments_created,
     environments_of,
     expect_client_error,
@@ -42,10 +46,15 @@ def lam(inv_endpoint):
 
 @pytest.fixture(scope="module")
 def python_runtime():
-    runtimes, why = support.ensure_runtimes()
-    if runtimes is None:
-        pytest.skip(why)
-    return runtimes
+    return support.require_runtimes()
+
+
+def raw_payload_args() -> list[str]:
+    """AWS CLI v2 reads `--payload` as base64 unless told otherwise; v1 (what the suite pins)
+    sends it as given and does not know `--cli-binary-format` at all."""
+    version = support.run([*support.aws_cli_command(), "--version"], support.cli_env(Path("/nonexistent")))
+    text = version.stdout + version.stderr
+    return ["--cli-binary-format", "raw-in-base64-out"] if text.startswith("aws-cli/2") else []
 
 
 def counters(payload) -> tuple[int, int, str | None]:
@@ -82,7 +91,7 @@ def test_official_sample_counters_with_the_aws_cli(aws, lam, inv_endpoint, pytho
         out = tmp_path / f"out-{tenant}.json"
         r = aws(
             "invoke", "--function-name", name, "--tenant-id", tenant,
-            "--cli-binary-format", "raw-in-base64-out", "--payload", "{}", str(out),
+            *raw_payload_args(), "--payload", "{}", str(out),
             endpoint_url=inv_endpoint,
         ).check()  # fmt: skip
         return r.json, json.loads(out.read_text())
@@ -99,7 +108,7 @@ def test_official_sample_counters_with_the_aws_cli(aws, lam, inv_endpoint, pytho
 def test_aws_cli_without_tenant_on_a_per_tenant_function_shows_awss_error(aws, lam, inv_endpoint, tmp_path):
     name = deploy(lam, "python_counter", tenant=True)
     r = aws(
-        "invoke", "--function-name", name, "--cli-binary-format", "raw-in-base64-out",
+        "invoke", "--function-name", name, *raw_payload_args(),
         "--payload", "{}", str(tmp_path / "out.json"), endpoint_url=inv_endpoint,
     )  # fmt: skip
     assert r.returncode != 0
@@ -133,7 +142,6 @@ def test_tenant_on_a_function_without_tenancy(lam, inv_endpoint):
     [
         pytest.param("t" * 257, id="257-chars"),
         pytest.param("blue#1", id="hash"),
-        pytest.param("blue\tgreen", id="tab"),
         pytest.param("blue;green", id="semicolon"),
         pytest.param("blue%2Fgreen", id="percent"),
         pytest.param("blue\\green", id="backslash"),
@@ -161,16 +169,21 @@ def test_an_empty_tenant_header_is_refused(lam, inv_endpoint):
 def test_a_non_ascii_tenant_header_is_refused(lam, inv_endpoint):
     name = deploy(lam, "python_counter", tenant=True)
     before = environments_created(inv_endpoint)
-    r = signed_request(
-        inv_endpoint, "POST", f"/2015-03-31/functions/{name}/invocations", b"{}", headers={"X-Amz-Tenant-Id": "bl\xe9"}
-    )
+    path = f"/2015-03-31/functions/{name}/invocations"
+    url = inv_endpoint + path
+    req = AWSRequest(method="POST", url=url, data=b"{}", headers={"Host": urlsplit(url).netloc, "X-Amz-Tenant-Id": "bl\u00e9"})
+    SigV4Auth(Credentials(support.ACCESS_KEY, support.SECRET_KEY), "lambda", support.REGION).add_auth(req)
+    # Signed over the UTF-8 bytes, sent as the UTF-8 bytes (http.client would send Latin-1).
+    headers = {k: (v.encode() if k.lower() == "x-amz-tenant-id" else v) for k, v in req.headers.items()}
+    r = support._send("POST", url, headers, b"{}", 30)
     assert r.status == 400, (r.status, r.body)
+    assert r.code in ("ValidationException", "InvalidParameterValueException"), r.headers
     assert environments_created(inv_endpoint) == before
 
 
 def test_longest_and_widest_valid_tenant_ids_arrive_unchanged(lam, python_runtime):
     name = deploy(lam, "python_probe", tenant=True)
-    for tenant in ("t" * 256, "a", "Az09._:/=+-@ x", " leading and trailing ", "../../etc/passwd", "/", "."):
+    for tenant in ("t" * 256, "a", "Az09._:/=+-@ x", "inner  double  spaces", "../../etc/passwd", "/", "."):
         got = invoke_ok(lam, name, tenant=tenant)
         assert got["tenantId"] == tenant
         assert got["count"] == 1, f"tenant {tenant!r} reused another tenant's environment: {got}"
@@ -180,7 +193,7 @@ def test_tenant_ids_that_a_naive_encoding_would_merge_stay_apart(lam, inv_endpoi
     """Each of these differs from the others only in a character that a path-, cgroup- or
     uid-safe rewrite might map to the same thing."""
     name = deploy(lam, "python_counter", tenant=True)
-    tenants = ["a/b", "a_b", "a:b", "a b", "a.b", "a+b", "a=b", "a-b", "a@b", "ab", "A/B", "a//b", "a/./b", "a/../b"]
+    tenants = ["a/b", "a_b", "a:b", "a b", "a  b", "a.b", "a+b", "a=b", "a-b", "a@b", "ab", "A/B", "a//b", "a/./b", "a/../b"]
     for round_ in (1, 2):
         for t in tenants:
             assert counters(invoke_ok(lam, name, tenant=t)) == (round_, round_, t)

@@ -327,7 +327,9 @@ impl Router {
         let started = Instant::now();
         let result = env.inner_mut().run(invocation, t.timeout).await;
         let duration = started.elapsed();
-        let healthy = matches!(result, RunResult::Done(_));
+        // A runtime refused an oversized response may not recover (awslambdaric exits): like a
+        // crash or a timeout, it costs the environment.
+        let healthy = matches!(result, RunResult::Done(ref o) if *o != bulkhead_runtime_api::Outcome::ResponseTooLarge);
         let tail = if req.tail {
             Some(outcome::tail(&env, mark, &request_id, &t, duration).await)
         } else {

@@ -143,6 +143,15 @@ pub(crate) fn init_failed(
                 "RequestId: {request_id} Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap]"
             ),
         ),
+        // Bulkhead's own failure, not the function's: a 500, logged with its cause.
+        StartFailure::Exited(Exit {
+            cause: ExitCause::SetupFailed(step),
+            ..
+        }) => {
+            return Err(InvokeError::Internal(format!(
+                "the environment could not be set up: {step}"
+            )));
+        }
         StartFailure::Exited(exit) => died(&request_id, Some(&exit)),
         // UNCONFIRMED wording: Lambda retries a slow Init during the invoke; Bulkhead reports it.
         StartFailure::TimedOut(d) => error_body(

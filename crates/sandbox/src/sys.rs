@@ -68,7 +68,9 @@ pub struct ChildPlan {
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
     pub devnull: OwnedFd,
-    pub program: CString,
+    /// The agent binary, opened once at start (`O_PATH`), so rebuilding or upgrading the file
+    /// never mixes agent versions within one server.
+    pub program: OwnedFd,
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
 }
@@ -82,6 +84,7 @@ pub const NAMESPACES: u64 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWCGROUP) as u64;
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 
 #[repr(C)]
 #[derive(Default)]
@@ -118,6 +121,7 @@ pub fn spawn(plan: &ChildPlan, cgroup_dir: Option<&std::fs::File>) -> io::Result
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = dir.as_raw_fd() as u64;
     }
+    let program = plan.program.as_raw_fd();
     let (sync, control, stdout, stderr, devnull) = (
         plan.sync_read.as_raw_fd(),
         plan.control.as_raw_fd(),
@@ -163,8 +167,16 @@ pub fn spawn(plan: &ChildPlan, cgroup_dir: Option<&std::fs::File>) -> io::Result
             {
                 libc::_exit(125);
             }
-            libc::syscall(libc::SYS_close_range, 6u32, u32::MAX, 0u32);
-            libc::execve(plan.program.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            // Close-on-exec rather than closed: the program descriptor must live until execveat.
+            libc::syscall(libc::SYS_close_range, 6u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+            libc::syscall(
+                libc::SYS_execveat,
+                program,
+                c"".as_ptr(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
             libc::_exit(127);
         }
     }

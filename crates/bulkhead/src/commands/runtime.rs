@@ -51,6 +51,9 @@ fn install(args: InstallArgs) -> anyhow::Result<()> {
             &args.data_dir.unwrap_or_else(super::serve::default_data_dir),
         )
     });
+    // The install checks the tree it built from where it will be mounted: compare absolute paths.
+    let root =
+        std::path::absolute(&root).with_context(|| format!("resolving {}", root.display()))?;
     let families = if args.families.is_empty() {
         Family::ALL.to_vec()
     } else {

@@ -40,7 +40,8 @@ pub struct ServeArgs {
     /// Idle environments are reclaimed after this many seconds.
     #[arg(long, env = "BULKHEAD_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
-    /// Memory that environments may reserve in total, in MiB. Default: three quarters of RAM.
+    /// Memory that environments may reserve in total (their configured MemorySize), in MiB.
+    /// Default: twice the host's RAM.
     #[arg(long, env = "BULKHEAD_MEMORY_BUDGET_MB")]
     memory_budget_mb: Option<u64>,
     /// Tenant-neutral sandboxes kept ready for cold starts.
@@ -255,7 +256,9 @@ fn environments(
             account_concurrency: args.account_concurrency,
             memory_budget_mb: args
                 .memory_budget_mb
-                .unwrap_or_else(|| mem_total_mb() * 3 / 4),
+                // Configured memory is a ceiling, not what an environment uses (an idle Python
+                // one holds ~10 MB), so the default budget overcommits RAM twice.
+                .unwrap_or_else(|| mem_total_mb() * 2),
         },
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
         ..RouterConfig::default()

@@ -20,6 +20,7 @@ mod spawn;
 pub mod uids;
 
 use std::future::Future;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +83,8 @@ pub(crate) struct Inner {
     pub(crate) cgroups: CgroupManager,
     pub(crate) uids: UidPool,
     pub(crate) seccomp: Vec<u8>,
+    /// The agent binary, pinned at start.
+    pub(crate) agent: std::os::fd::OwnedFd,
     /// The tenant-neutral root every neutral sandbox builds while it waits.
     pub(crate) prepare: PrepareSpec,
 }
@@ -94,13 +97,17 @@ pub struct NsBackend {
 
 impl NsBackend {
     pub fn new(config: NsConfig) -> Result<Self, SandboxError> {
-        let agent_ok = std::fs::metadata(&config.agent).is_ok_and(|m| m.is_file());
-        if !agent_ok {
-            return Err(SandboxError::Agent(format!(
-                "no agent binary at {}",
-                config.agent.display()
-            )));
-        }
+        let agent = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(&config.agent)
+            .map(std::os::fd::OwnedFd::from)
+            .map_err(|e| {
+                SandboxError::Agent(format!(
+                    "no agent binary at {}: {e}",
+                    config.agent.display()
+                ))
+            })?;
         let root_dir = config.state_dir.join("root");
         std::fs::create_dir_all(&root_dir)
             .map_err(SandboxError::step("create the state directory"))?;
@@ -141,6 +148,7 @@ impl NsBackend {
             uids: UidPool::new(config.uid_base, config.max_environments),
             cgroups,
             seccomp,
+            agent,
             prepare,
             config,
         };

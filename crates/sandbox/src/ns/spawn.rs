@@ -3,7 +3,6 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -96,8 +95,6 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
     let devnull: OwnedFd = std::fs::File::open("/dev/null")
         .map_err(step("open /dev/null"))?
         .into();
-    let program = CString::new(inner.config.agent.as_os_str().as_bytes())
-        .map_err(|_| SandboxError::Agent("agent path contains NUL".into()))?;
     let high =
         |fd: &OwnedFd| sys::dup_above(fd, 10).map_err(step("number the child's descriptors"));
     let plan = sys::ChildPlan {
@@ -106,7 +103,7 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
         stdout: high(&stdout_write)?,
         stderr: high(&stderr_write)?,
         devnull: high(&devnull)?,
-        program,
+        program: high(&inner.agent)?,
         argv: vec![CString::new("bulkhead-agent").map_err(|_| SandboxError::Agent("argv".into()))?],
         envp: Vec::new(),
     };
