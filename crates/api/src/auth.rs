@@ -110,7 +110,7 @@ pub(crate) async fn verify(State(state): State<AppState>, req: Request, next: Ne
 
 /// Gives each request an id, a tracing span, and the `x-amzn-RequestId` response header.
 pub(crate) async fn request_id(req: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = bulkhead_router::ids::request_id();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = req.uri().path());
     let mut res = next.run(req).instrument(span).await;
     // Invoke sets the invocation's own id (the one the function sees as aws_request_id).

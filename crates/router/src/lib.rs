@@ -8,6 +8,7 @@
 //! the timeout; a timeout, crash or out-of-memory destroys the environment), idle reclaim, and
 //! the log tail.
 
+pub mod ids;
 pub mod isolation;
 pub mod limits;
 mod live;
@@ -186,7 +187,7 @@ fn log_stream_name(version: &str) -> String {
 }
 
 fn trace_id() -> String {
-    let hex = uuid::Uuid::new_v4().simple().to_string();
+    let hex = ids::hex128();
     format!(
         "Root=1-{:08x}-{};Parent={};Sampled=0",
         now_ms() / 1000,
@@ -284,7 +285,7 @@ impl Router {
             revision: t.revision.clone(),
             tenant: req.tenant.clone(),
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = ids::request_id();
         let (idle, evicted) = self.admit(&t, &key)?;
         for e in evicted {
             e.retire().destroy();
