@@ -65,11 +65,16 @@ impl Drop for Server {
     }
 }
 
-fn start_server(bin: &Path, data: &Path, runtimes: Option<&Path>) -> Server {
+fn start_server(bin: &Path, data: &Path, runtimes: Option<&Path>, spares: usize) -> Server {
     let mut cmd = Command::new(bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
-        .args(["--warm-pool", "4"]);
+        .args([
+            "--warm-pool",
+            "4",
+            "--spare-environments",
+            &spares.to_string(),
+        ]);
     if let Some(r) = runtimes {
         cmd.arg("--runtimes-dir").arg(r);
     }
@@ -144,7 +149,8 @@ fn main() {
     );
     let runtimes = std::env::args().nth(1).map(PathBuf::from);
     let data = std::env::temp_dir().join(format!("bulkhead-bench-{}", std::process::id()));
-    let server = start_server(&bin, &data, runtimes.as_deref());
+    // No spares here: the cold starts below are true cold starts.
+    let server = start_server(&bin, &data, runtimes.as_deref(), 0);
     let client = Client::new(&server.endpoint);
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
@@ -325,10 +331,65 @@ fn main() {
             );
         }
     }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+    with_spares(&bin, &bootstrap, runtimes.as_deref(), 20);
     println!();
     println!(
         "warm throughput, {clients} keep-alive clients, no-op provided handler: {throughput:.0} invokes/s"
     );
+}
+
+/// A new tenant's first invoke when a spare (initialised before any tenant was known) is
+/// ready, as under steady traffic: the gap between new tenants lets the spare be replaced.
+fn with_spares(bin: &Path, bootstrap: &[u8], runtimes: Option<&Path>, n: usize) {
+    let data = std::env::temp_dir().join(format!("bulkhead-bench-spares-{}", std::process::id()));
+    let server = start_server(bin, &data, runtimes, 1);
+    let client = Client::new(&server.endpoint);
+    let mut conn = client.connect();
+    let mut functions = vec![(
+        "noop",
+        "provided.al2023",
+        zip_with(&[("bootstrap", bootstrap, 0o755)]),
+        None,
+    )];
+    if let Some(r) = runtimes {
+        if r.join("python").is_dir() {
+            let py = b"def handler(event, context):\n    return {'tenant': context.tenant_id}\n";
+            functions.push((
+                "py",
+                "python3.12",
+                zip_with(&[("app.py", py, 0o644)]),
+                Some("app.handler"),
+            ));
+        }
+        if r.join("node").is_dir() {
+            let node = b"export const handler = async (event, context) => ({ tenant: context.tenantId });\n";
+            functions.push((
+                "node",
+                "nodejs22.x",
+                zip_with(&[("index.mjs", node, 0o644)]),
+                Some("index.handler"),
+            ));
+        }
+    }
+    for (name, runtime, zip, handler) in functions {
+        client.create(name, runtime, handler, &zip, true);
+        client.invoke(&mut conn, name, Some("first"), b"{}");
+        let mut v = Vec::new();
+        for i in 0..n {
+            std::thread::sleep(Duration::from_millis(300));
+            let t0 = Instant::now();
+            client.invoke(&mut conn, name, Some(&format!("spare-{i}")), b"{}");
+            v.push(t0.elapsed());
+        }
+        let s = stats(v);
+        println!(
+            "| new tenant with a spare ready, {runtime} | {} | {} | | | |",
+            ms(s.p50),
+            ms(s.p99)
+        );
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -568,7 +568,20 @@ def environments(endpoint: str) -> dict[str, Any]:
 
 
 def environments_of(endpoint: str, function: str) -> list[dict[str, Any]]:
-    return [e for e in environments(endpoint)["Environments"] if e.get("FunctionName") == function]
+    """The function's tenant environments; spares (initialised, no tenant yet) are left out."""
+    return [
+        e
+        for e in environments(endpoint)["Environments"]
+        if e.get("FunctionName") == function and e.get("State") != "spare"
+    ]
+
+
+def spares_of(endpoint: str, function: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in environments(endpoint)["Environments"]
+        if e.get("FunctionName") == function and e.get("State") == "spare"
+    ]
 
 
 def environments_created(endpoint: str) -> int:

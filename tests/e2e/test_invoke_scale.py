@@ -113,7 +113,9 @@ def run_and_check(srv: support.Server, tenants: int, per_tenant: int, threads: i
     created = listing["Stats"]["EnvironmentsCreated"]
     assert created == len(env_counts), f"the router created {created} environments, the function saw {len(env_counts)}"
     stream_env = {s: e for e, s in env_stream.items()}
-    live = [e for e in listing["Environments"] if e["FunctionName"] == name]
+    # Spares (initialised, never used, no tenant) are not tenant environments.
+    live = [e for e in listing["Environments"] if e["FunctionName"] == name and e["State"] != "spare"]
+    assert all(e["TenantId"] is None and e["Invocations"] == 0 for e in listing["Environments"] if e["State"] == "spare")
     assert listing["Stats"]["EnvironmentsLive"] == len(live)
     for e in live:
         env = stream_env.get(e["LogStreamName"])

@@ -255,3 +255,26 @@ def test_the_environment_is_lambdas(lam, python_runtime):
     assert got["tenantEnvAtInit"] == {} and not [k for k in env if "TENANT" in k]
     assert got["functionArn"] == support.arn(name)
     assert 0 < got["remainingMs"] <= 30_000
+
+
+def test_a_new_tenant_gets_a_spare_initialised_before_any_tenant_was_known(lam, inv_endpoint, python_runtime):
+    """After a first invocation, an initialised environment waits for the next new tenant: it
+    never saw a tenant during Init, and once bound it serves that tenant only."""
+    source = (
+        "import os\n"
+        "INIT_TENANT = os.environ.get('TENANT_ID')\n"
+        "count = 0\n"
+        "def handler(event, context):\n"
+        "    global count\n"
+        "    count += 1\n"
+        "    return {'tenant': context.tenant_id, 'count': count, 'initTenant': INIT_TENANT}\n"
+    )
+    name = deploy(lam, "spare", tenant=True, zip_bytes=support.make_zip({"app.py": source}))
+    assert invoke_ok(lam, name, tenant="first")["count"] == 1
+    support.wait_until(lambda: bool(support.spares_of(inv_endpoint, name)), 30, "a spare after the first invocation")
+    spare = support.spares_of(inv_endpoint, name)[0]
+    assert (spare["TenantId"], spare["Invocations"]) == (None, 0)
+    assert invoke_ok(lam, name, tenant="second") == {"tenant": "second", "count": 1, "initTenant": None}
+    bound = {e["LogStreamName"]: e for e in support.environments_of(inv_endpoint, name)}
+    assert bound[spare["LogStreamName"]]["TenantId"] == "second", "the spare became the new tenant's environment"
+    assert invoke_ok(lam, name, tenant="first")["count"] == 2, "the first tenant keeps its own"

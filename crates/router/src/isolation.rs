@@ -78,6 +78,11 @@ impl<T> Unbound<T> {
         &self.inner
     }
 
+    /// The (function, version, revision) it was created for.
+    pub fn deployment(&self) -> (&str, &str, &str) {
+        (&self.function, &self.version, &self.revision)
+    }
+
     /// For an environment that failed before binding: hands back the inner value to end it.
     pub fn into_inner(self) -> T {
         self.inner
@@ -191,6 +196,78 @@ impl<T> Pool<T> {
     }
 }
 
+/// Initialised environments no tenant has used yet, per deployment, so a new tenant's first
+/// invocation skips Init. Taking one is the only way out, and it leaves as an [`Unbound`] that
+/// only [`Unbound::bind`] turns into an [`Env`].
+pub struct Spares<T> {
+    ready: HashMap<(String, String, String), Vec<Unbound<T>>>,
+}
+
+impl<T> Default for Spares<T> {
+    fn default() -> Self {
+        Self {
+            ready: HashMap::new(),
+        }
+    }
+}
+
+fn deployment_key<T>(u: &Unbound<T>) -> (String, String, String) {
+    (u.function.clone(), u.version.clone(), u.revision.clone())
+}
+
+impl<T> Spares<T> {
+    pub fn take(&mut self, function: &str, version: &str, revision: &str) -> Option<Unbound<T>> {
+        let key = (function.to_owned(), version.to_owned(), revision.to_owned());
+        let list = self.ready.get_mut(&key)?;
+        let spare = list.pop();
+        if list.is_empty() {
+            self.ready.remove(&key);
+        }
+        spare
+    }
+
+    pub fn put(&mut self, spare: Unbound<T>) {
+        self.ready
+            .entry(deployment_key(&spare))
+            .or_default()
+            .push(spare);
+    }
+
+    pub fn count(&self, function: &str, version: &str, revision: &str) -> usize {
+        let key = (function.to_owned(), version.to_owned(), revision.to_owned());
+        self.ready.get(&key).map_or(0, Vec::len)
+    }
+
+    /// Removes and returns every spare `pick` selects.
+    pub fn take_where(&mut self, mut pick: impl FnMut(&Unbound<T>) -> bool) -> Vec<Unbound<T>> {
+        let mut taken = Vec::new();
+        self.ready.retain(|_, list| {
+            let mut i = 0;
+            while i < list.len() {
+                if pick(&list[i]) {
+                    taken.push(list.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            !list.is_empty()
+        });
+        taken
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Unbound<T>> {
+        self.ready.values().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ready.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +330,25 @@ mod tests {
         let env = Unbound::new("g".into(), "3".into(), "rev".into(), ()).bind(None);
         assert_eq!(env.key().deployment(), ("g", "3", "rev"));
         assert_eq!(env.key().tenant, None);
+    }
+
+    #[test]
+    fn spares_leave_unbound_and_only_for_their_deployment() {
+        let mut spares = Spares::default();
+        spares.put(Unbound::new(
+            "f".into(),
+            "$LATEST".into(),
+            "r1".into(),
+            7u32,
+        ));
+        assert!(
+            spares.take("f", "$LATEST", "r2").is_none(),
+            "another revision never gets it"
+        );
+        let spare = spares.take("f", "$LATEST", "r1").expect("spare");
+        assert!(spares.is_empty());
+        let env = spare.bind(Some(TenantId::parse("blue").expect("tenant")));
+        assert_eq!(env.key(), &key("blue"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use bulkhead_runtime_api::Invocation;
 use bulkhead_sandbox::{Backend, EnvSpec};
 use bytes::Bytes;
 
-use isolation::{Env, EnvKey, Pool, Unbound};
+use isolation::{Env, EnvKey, Pool, Spares, Unbound};
 use limits::Usage;
 pub use limits::{Limits, Refusal};
 use live::{LiveEnv, RunResult};
@@ -90,6 +90,10 @@ pub struct RouterConfig {
     pub idle_timeout: Duration,
     /// Lambda's Init limit.
     pub init_timeout: Duration,
+    /// Initialised, never-used environments kept per PER_TENANT deployment once it has been
+    /// invoked, so a new tenant's first invocation skips Init (Lambda's Init never sees the
+    /// tenant either). 0 turns it off.
+    pub spares_per_function: usize,
 }
 
 impl Default for RouterConfig {
@@ -101,6 +105,7 @@ impl Default for RouterConfig {
             },
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
+            spares_per_function: 1,
         }
     }
 }
@@ -122,20 +127,39 @@ pub struct EnvInfo {
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
+    /// Tenant environments created (a spare counts once bound).
     pub environments_created: u64,
+    /// Tenant environments alive, idle or busy.
     pub environments_live: u64,
+    /// Initialised environments waiting for their first tenant.
+    pub spares: u64,
     pub busy: u32,
 }
 
-/// An idle environment of the key (or `None`: room was reserved for a new one), and the idle
-/// environments evicted to make that room, to be ended outside the lock.
-type Admitted = (Option<Env<LiveEnv>>, Vec<Env<LiveEnv>>);
+/// Where an admitted invocation will run.
+enum Slot {
+    /// An idle environment of its key.
+    Idle(Env<LiveEnv>),
+    /// A spare, initialised environment of its deployment, to be bound now.
+    Spare(Unbound<LiveEnv>),
+    /// Nothing ready: room was reserved for a new environment.
+    New,
+}
+
+/// The slot, and the environments evicted to make room, to be ended outside the lock.
+type Admitted = (Slot, Vec<LiveEnv>);
+
+type Deployment = (String, String, String);
 
 #[derive(Default)]
 struct State {
     pool: Pool<LiveEnv>,
+    spares: Spares<LiveEnv>,
+    /// Spares being initialised now, per deployment, so replenishing never overshoots.
+    starting: HashMap<Deployment, usize>,
     usage: Usage,
     busy: HashMap<u64, EnvInfo>,
+    /// Tenant environments created (a spare counts once it is bound).
     created: u64,
 }
 
@@ -242,6 +266,21 @@ impl Router {
             tracing::debug!(env = env.inner().env.id(), "reclaiming idle environment");
             env.retire().destroy();
         }
+        let spares = match self.state.lock() {
+            Ok(mut st) => {
+                let taken = st.spares.take_where(|u| {
+                    u.inner().last_used.elapsed() >= idle_timeout || u.inner().is_dead()
+                });
+                for u in &taken {
+                    st.usage.remove_spare(u.inner().memory_mb);
+                }
+                taken
+            }
+            Err(_) => return,
+        };
+        for spare in spares {
+            spare.into_inner().destroy();
+        }
     }
 
     pub fn environments(&self) -> Vec<EnvInfo> {
@@ -249,6 +288,22 @@ impl Router {
             return Vec::new();
         };
         let mut out: Vec<EnvInfo> = st.pool.iter().map(|e| info(e, "idle", true)).collect();
+        out.extend(st.spares.iter().map(|u| {
+            let (function, version, _) = u.deployment();
+            let live = u.inner();
+            EnvInfo {
+                id: live.env.id(),
+                function: function.to_owned(),
+                version: version.to_owned(),
+                tenant: None,
+                state: "spare",
+                age: live.env.age(),
+                invocations: 0,
+                memory_mb: live.memory_mb,
+                peak_memory_bytes: live.env.usage().peak_memory_bytes,
+                log_stream: live.log_stream.clone(),
+            }
+        }));
         out.extend(st.busy.values().cloned());
         out.sort_by_key(|e| e.id);
         out
@@ -261,6 +316,7 @@ impl Router {
         Stats {
             environments_created: st.created,
             environments_live: (st.pool.len() + st.busy.len()) as u64,
+            spares: st.spares.len() as u64,
             busy: st.usage.busy(),
         }
     }
@@ -272,12 +328,15 @@ impl Router {
         req: InvokeRequest,
     ) -> Result<InvokeResponse, InvokeError> {
         let this = self.clone();
-        tokio::spawn(async move { this.invoke_here(req).await })
+        tokio::spawn(async move { Router::invoke_here(&this, req).await })
             .await
             .map_err(|e| InvokeError::Internal(format!("invoke task failed: {e}")))?
     }
 
-    async fn invoke_here(&self, req: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
+    async fn invoke_here(
+        self: &Arc<Self>,
+        req: InvokeRequest,
+    ) -> Result<InvokeResponse, InvokeError> {
         let t = req.target.clone();
         let key = EnvKey {
             function: t.name.clone(),
@@ -286,21 +345,16 @@ impl Router {
             tenant: req.tenant.clone(),
         };
         let request_id = ids::request_id();
-        let (idle, evicted) = self.admit(&t, &key)?;
+        let (slot, evicted) = self.admit(&t, &key)?;
         for e in evicted {
-            e.retire().destroy();
+            e.destroy();
         }
-        let cold_start = idle.is_none();
-        let mut env = match idle {
-            Some(env) => env,
-            None => match self.start(&t).await {
-                Ok(unbound) => {
-                    let env = unbound.bind(req.tenant.clone());
-                    if let Some(t) = &env.key().tenant {
-                        let _ = env.inner().tenant.set(t.as_str().to_owned());
-                    }
-                    env
-                }
+        let cold_start = !matches!(slot, Slot::Idle(_));
+        let ready = match slot {
+            Slot::Idle(env) => Ok(env),
+            Slot::Spare(unbound) => Err(unbound),
+            Slot::New => match self.start(&t).await {
+                Ok(unbound) => Err(unbound),
                 Err(failure) => {
                     if let Ok(mut st) = self.lock() {
                         st.usage.remove_environment(&t.name, t.memory_mb);
@@ -309,6 +363,20 @@ impl Router {
                     return outcome::init_failed(failure, request_id);
                 }
             },
+        };
+        let mut env = match ready {
+            Ok(env) => env,
+            Err(unbound) => {
+                let env = unbound.bind(req.tenant.clone());
+                if let Some(t) = &env.key().tenant {
+                    let _ = env.inner().tenant.set(t.as_str().to_owned());
+                }
+                // The next new tenant of this deployment should find one ready too.
+                if t.per_tenant {
+                    self.replenish(t.clone());
+                }
+                env
+            }
         };
         let env_id = env.inner().env.id();
         if let Ok(mut st) = self.lock() {
@@ -369,8 +437,9 @@ impl Router {
         Ok(response)
     }
 
-    /// Admission under the lock: counts the invocation and either checks out an idle
-    /// environment of this key or reserves room for a new one (evicting idle ones if needed).
+    /// Admission under the lock: counts the invocation and finds it a slot — an idle
+    /// environment of its key, a spare of its deployment, or room for a new environment
+    /// (evicting spares, then least recently used idle environments, if needed).
     fn admit(&self, t: &FunctionTarget, key: &EnvKey) -> Result<Admitted, InvokeError> {
         let limits = &self.config.limits;
         let mut st = self.lock()?;
@@ -380,44 +449,118 @@ impl Router {
         let mut evicted = Vec::new();
         while let Some(env) = st.pool.checkout(key) {
             if !env.inner().is_dead() {
-                return Ok((Some(env), evicted));
+                return Ok((Slot::Idle(env), evicted));
             }
             st.usage.remove_environment(&t.name, env.inner().memory_mb);
-            evicted.push(env);
+            evicted.push(env.retire());
         }
         let refuse = |st: &mut State, why| {
             st.usage.finish(&t.name);
             InvokeError::TooManyRequests(why)
         };
+        let mut spare = None;
+        while let Some(s) = st.spares.take(&t.name, &t.version, &t.revision) {
+            if !s.inner().is_dead() {
+                spare = Some(s);
+                break;
+            }
+            st.usage.remove_spare(s.inner().memory_mb);
+            evicted.push(s.into_inner());
+        }
         if !st
             .usage
             .tenant_cap_allows(limits, &t.name, t.per_tenant, t.reserved_concurrency)
         {
-            // Make room by ending this function's least recently used idle environment.
+            // Make room within this function: its spares of other revisions go, and its least
+            // recently used idle environment.
+            if let Some(stale) = take_one_spare(&mut st.spares, |u| u.deployment().0 == t.name) {
+                st.usage.remove_spare(stale.memory_mb);
+                evicted.push(stale);
+            }
             match st
                 .pool
                 .take_min_by(|e| e.key().function == t.name, |e| e.inner().last_used)
             {
                 Some(e) => {
                     st.usage.remove_environment(&t.name, e.inner().memory_mb);
-                    evicted.push(e);
+                    evicted.push(e.retire());
                 }
-                None => return Err(refuse(&mut st, Refusal::TenantEnvironments)),
+                None => {
+                    if let Some(s) = spare {
+                        st.spares.put(s);
+                    }
+                    return Err(refuse(&mut st, Refusal::TenantEnvironments));
+                }
             }
         }
+        if let Some(spare) = spare {
+            // It becomes a tenant environment now; its memory was counted when it started.
+            st.usage.spare_bound(&t.name);
+            st.created += 1;
+            return Ok((Slot::Spare(spare), evicted));
+        }
         while !st.usage.memory_allows(limits, t.memory_mb) {
+            if let Some(stale) = take_one_spare(&mut st.spares, |_| true) {
+                st.usage.remove_spare(stale.memory_mb);
+                evicted.push(stale);
+                continue;
+            }
             match st.pool.take_min_by(|_| true, |e| e.inner().last_used) {
                 Some(e) => {
                     let function = e.key().function.clone();
                     st.usage.remove_environment(&function, e.inner().memory_mb);
-                    evicted.push(e);
+                    evicted.push(e.retire());
                 }
                 None => return Err(refuse(&mut st, Refusal::HostMemory)),
             }
         }
         st.usage.add_environment(&t.name, t.memory_mb);
         st.created += 1;
-        Ok((None, evicted))
+        Ok((Slot::New, evicted))
+    }
+
+    /// Starts a spare for `t`'s deployment in the background, if it has fewer than configured
+    /// and the limits have room without evicting anything.
+    fn replenish(self: &Arc<Self>, t: Arc<FunctionTarget>) {
+        if self.config.spares_per_function == 0 {
+            return;
+        }
+        let deployment: Deployment = (t.name.clone(), t.version.clone(), t.revision.clone());
+        {
+            let limits = &self.config.limits;
+            let Ok(mut st) = self.state.lock() else {
+                return;
+            };
+            let have = st.spares.count(&t.name, &t.version, &t.revision)
+                + st.starting.get(&deployment).copied().unwrap_or(0);
+            if have >= self.config.spares_per_function
+                || !st
+                    .usage
+                    .tenant_cap_allows(limits, &t.name, true, t.reserved_concurrency)
+                || !st.usage.memory_allows(limits, t.memory_mb)
+            {
+                return;
+            }
+            st.usage.add_spare(t.memory_mb);
+            *st.starting.entry(deployment.clone()).or_default() += 1;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let started = this.start(&t).await;
+            let Ok(mut st) = this.state.lock() else {
+                return;
+            };
+            if let Some(n) = st.starting.get_mut(&deployment) {
+                *n -= 1;
+                if *n == 0 {
+                    st.starting.remove(&deployment);
+                }
+            }
+            match started {
+                Ok(spare) => st.spares.put(spare),
+                Err(_) => st.usage.remove_spare(t.memory_mb),
+            }
+        });
     }
 
     async fn start(&self, t: &FunctionTarget) -> Result<Unbound<LiveEnv>, live::StartFailure> {
@@ -449,3 +592,19 @@ impl Router {
 
 #[cfg(test)]
 mod proptests;
+
+/// Takes at most one spare that `pick` selects, as the environment to end.
+fn take_one_spare(
+    spares: &mut Spares<LiveEnv>,
+    pick: impl Fn(&Unbound<LiveEnv>) -> bool,
+) -> Option<LiveEnv> {
+    let mut taken = false;
+    spares
+        .take_where(|u| {
+            let p = !taken && pick(u);
+            taken |= p;
+            p
+        })
+        .pop()
+        .map(Unbound::into_inner)
+}

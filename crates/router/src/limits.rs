@@ -121,6 +121,23 @@ impl Usage {
         self.memory_mb += u64::from(memory_mb);
     }
 
+    /// A spare is not a tenant environment (no cap counts it) but holds memory.
+    pub fn add_spare(&mut self, memory_mb: u32) {
+        self.memory_mb += u64::from(memory_mb);
+    }
+
+    pub fn remove_spare(&mut self, memory_mb: u32) {
+        self.memory_mb = self.memory_mb.saturating_sub(u64::from(memory_mb));
+    }
+
+    /// A spare bound to a tenant: it now counts under its function's tenant cap too.
+    pub fn spare_bound(&mut self, function: &str) {
+        self.functions
+            .entry(function.to_owned())
+            .or_default()
+            .environments += 1;
+    }
+
     pub fn remove_environment(&mut self, function: &str, memory_mb: u32) {
         if let Some(f) = self.functions.get_mut(function) {
             f.environments = f.environments.saturating_sub(1);

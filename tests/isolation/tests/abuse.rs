@@ -222,8 +222,9 @@ async fn runtime_api_flood_is_bounded_while_the_neighbour_keeps_going() {
     );
     attack.assert_blocked().assert_reasons_within(&["EMFILE"]);
     // Other tests of this binary run beside this one and hold descriptors of their own.
+    // The host keeps at most 32 of one environment's Runtime API connections open.
     assert!(
-        peak <= baseline + 1024 + 200,
+        peak <= baseline + 32 + 200,
         "the host held {} descriptors for A's connections",
         peak - baseline
     );

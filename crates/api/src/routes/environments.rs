@@ -38,6 +38,6 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let stats = invoker.router.stats();
     Ok(Json(json!({
         "Environments": envs,
-        "Stats": { "EnvironmentsCreated": stats.environments_created, "EnvironmentsLive": stats.environments_live, "Busy": stats.busy },
+        "Stats": { "EnvironmentsCreated": stats.environments_created, "EnvironmentsLive": stats.environments_live, "Spares": stats.spares, "Busy": stats.busy },
     })))
 }

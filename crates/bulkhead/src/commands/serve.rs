@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// gave 131 µs p50 warm invokes against 170 µs with two (docs/benchmarks.md).
     #[arg(long, env = "BULKHEAD_WORKER_THREADS")]
     worker_threads: Option<usize>,
+    /// Initialised, never-used environments kept per tenant-isolated function (after its first
+    /// invocation), so a new tenant's first invocation skips Init. 0 turns them off.
+    #[arg(long, env = "BULKHEAD_SPARE_ENVIRONMENTS", default_value_t = 1)]
+    spare_environments: usize,
     /// Tenant-neutral sandboxes kept ready for cold starts.
     #[arg(long, env = "BULKHEAD_WARM_POOL", default_value_t = 2)]
     warm_pool: usize,
@@ -269,6 +273,7 @@ fn environments(
                 .unwrap_or_else(|| mem_total_mb() * 2),
         },
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        spares_per_function: args.spare_environments,
         ..RouterConfig::default()
     };
     let router = Router::new(backend, router_config);

@@ -2,13 +2,15 @@
 //! the backend operations behind [`EnvControl`].
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bulkhead_proto::{AgentMsg, HostMsg, ProtoError};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader, ReadBuf};
 use tokio::sync::{mpsc, watch};
 
 use super::Inner;
@@ -20,6 +22,8 @@ use crate::{
 };
 
 const MAX_LINE: u64 = 256 * 1024;
+/// Runtime API connections one environment may hold open at once.
+const MAX_RUNTIME_CONNECTIONS: usize = 32;
 /// Lines buffered per environment before its output pipes stop being drained.
 const LOG_BACKLOG: usize = 256;
 
@@ -160,6 +164,7 @@ async fn serve_control(
     conns: mpsc::UnboundedSender<RuntimeConn>,
     reports: Arc<Mutex<Reports>>,
 ) {
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         let Ok(mut guard) = fd.readable().await else {
             return;
@@ -167,9 +172,16 @@ async fn serve_control(
         match bulkhead_proto::recv::<AgentMsg>(&*fd.get_ref().0) {
             Ok((AgentMsg::RuntimeApiConnection, fds)) => {
                 for conn in fds {
+                    // Each connection costs the host a descriptor: a runtime gets a few, not
+                    // as many as it can open (Lambda's clients use one).
+                    if open.load(Ordering::Acquire) >= MAX_RUNTIME_CONNECTIONS {
+                        tracing::warn!(env = id, "runtime api connection refused: too many open");
+                        continue;
+                    }
                     match runtime_stream(conn) {
                         Ok(stream) => {
-                            let _ = conns.send(Box::new(stream));
+                            let counted = Counted::new(stream, open.clone());
+                            let _ = conns.send(Box::new(counted));
                         }
                         Err(e) => {
                             tracing::warn!(env = id, error = %e, "agent passed something that is not a loopback tcp connection")
@@ -283,4 +295,51 @@ async fn watch_exit(
     let _ = cleanup.await;
     tracing::debug!(env = live.id, ?exit, "environment ended");
     let _ = exit_tx.send(Some(exit));
+}
+
+/// A connection that counts itself among its environment's open ones until dropped.
+struct Counted<T> {
+    inner: T,
+    open: Arc<AtomicUsize>,
+}
+
+impl<T> Counted<T> {
+    fn new(inner: T, open: Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::AcqRel);
+        Self { inner, open }
+    }
+}
+
+impl<T> Drop for Counted<T> {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
