@@ -71,6 +71,16 @@ fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Queues an invocation for the runtime's next `/next`, as the router does, on its own task.
+fn invoke_in_background(
+    api: &RuntimeApi,
+    id: &str,
+    tenant: Option<&str>,
+) -> tokio::task::JoinHandle<Result<Outcome, Gone>> {
+    let (api, invocation) = (api.clone(), invocation(id, tenant));
+    tokio::spawn(async move { api.invoke(invocation).await })
+}
+
 fn invocation(id: &str, tenant: Option<&str>) -> Invocation {
     Invocation {
         request_id: id.into(),
@@ -88,10 +98,7 @@ fn invocation(id: &str, tenant: Option<&str>) -> Invocation {
 async fn next_delivers_the_event_with_lambdas_headers_and_the_tenant() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
-    let invoker = {
-        let api = api.clone();
-        tokio::spawn(async move { api.invoke(invocation("req-1", Some("blue"))).await })
-    };
+    let invoker = invoke_in_background(&api, "req-1", Some("blue"));
     let (status, headers, body) = request(
         &mut conn,
         "GET",
@@ -141,8 +148,7 @@ async fn next_delivers_the_event_with_lambdas_headers_and_the_tenant() {
 async fn no_tenant_header_without_a_tenant() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
-    let api2 = api.clone();
-    let invoker = tokio::spawn(async move { api2.invoke(invocation("req-2", None)).await });
+    let invoker = invoke_in_background(&api, "req-2", None);
     let (_, headers, _) = request(
         &mut conn,
         "GET",
@@ -174,8 +180,7 @@ async fn no_tenant_header_without_a_tenant() {
 async fn wrong_ids_and_second_posts_get_the_documented_errors() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
-    let api2 = api.clone();
-    let invoker = tokio::spawn(async move { api2.invoke(invocation("req-3", None)).await });
+    let invoker = invoke_in_background(&api, "req-3", None);
     request(
         &mut conn,
         "GET",
@@ -251,8 +256,7 @@ async fn init_error_fails_readiness_with_the_runtimes_type() {
 async fn an_oversized_response_is_refused_and_reported() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
-    let api2 = api.clone();
-    let invoker = tokio::spawn(async move { api2.invoke(invocation("big", None)).await });
+    let invoker = invoke_in_background(&api, "big", None);
     request(
         &mut conn,
         "GET",
@@ -278,10 +282,7 @@ async fn an_oversized_response_is_refused_and_reported() {
 async fn asking_for_more_work_without_answering_abandons_the_invocation() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
-    let first = {
-        let api = api.clone();
-        tokio::spawn(async move { api.invoke(invocation("first", None)).await })
-    };
+    let first = invoke_in_background(&api, "first", None);
     request(
         &mut conn,
         "GET",
@@ -290,10 +291,7 @@ async fn asking_for_more_work_without_answering_abandons_the_invocation() {
         b"",
     )
     .await;
-    let second = {
-        let api = api.clone();
-        tokio::spawn(async move { api.invoke(invocation("second", None)).await })
-    };
+    let second = invoke_in_background(&api, "second", None);
     let (_, headers, _) = request(
         &mut conn,
         "GET",
