@@ -10,7 +10,7 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
 fi
 
 bash scripts/setup.sh
-cargo build --release --locked -p bulkhead -p bulkhead-agent -p bulkhead-fixtures -p bulkhead-benches
+bash scripts/build-release.sh bulkhead-fixtures bulkhead-benches
 target/release/bulkhead runtime install --runtimes-dir target/runtimes
 
 echo

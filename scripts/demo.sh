@@ -10,8 +10,8 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
 fi
 
 bash scripts/setup.sh
-echo "demo: cargo build --release -p bulkhead -p bulkhead-agent"
-cargo build --release -p bulkhead -p bulkhead-agent --locked
+echo "demo: release build of bulkhead and its agent (scripts/build-release.sh)"
+bash scripts/build-release.sh
 
 bin=$repo/target/release/bulkhead
 aws=$repo/.venv/bin/aws

@@ -25,5 +25,10 @@ cargo build --workspace --locked
 step "cargo test"
 cargo test --workspace --locked
 
+step "static agent"
+# Release builds link the agent statically (scripts/build-release.sh); the end-to-end tests below
+# run with it that way too.
+cargo rustc --locked -p bulkhead-agent --bin bulkhead-agent -- -C target-feature=+crt-static
+
 step "end-to-end tests (pytest)"
 BULKHEAD_BIN="$PWD/target/debug/bulkhead" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

@@ -144,9 +144,8 @@ fn time_command(cmd: &mut Command, rounds: usize) -> Stats {
 fn main() {
     let release = target_dir().join("release");
     let bin = release.join("bulkhead");
-    let bootstrap = std::fs::read(release.join("noop-bootstrap")).expect(
-        "build first: cargo build --release -p bulkhead -p bulkhead-agent -p bulkhead-fixtures",
-    );
+    let bootstrap = std::fs::read(release.join("noop-bootstrap"))
+        .expect("build first: bash scripts/build-release.sh bulkhead-fixtures");
     let runtimes = std::env::args().nth(1).map(PathBuf::from);
     let data = std::env::temp_dir().join(format!("bulkhead-bench-{}", std::process::id()));
     // No spares here: the cold starts below are true cold starts.

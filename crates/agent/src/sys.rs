@@ -140,7 +140,8 @@ pub fn clear_groups() -> io::Result<()> {
     Ok(())
 }
 
-/// Blocks the signals the agent handles and returns a signalfd that reports them.
+/// Blocks exactly the signals the agent handles (the host starts it with all of them blocked)
+/// and returns a signalfd that reports them.
 pub fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
     // SAFETY: sigset operations on a zeroed local set; sigprocmask on this (only) thread.
     unsafe {
@@ -150,7 +151,7 @@ pub fn signalfd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
             libc::sigaddset(&mut set, *s);
         }
         check(libc::sigprocmask(
-            libc::SIG_BLOCK,
+            libc::SIG_SETMASK,
             &set,
             std::ptr::null_mut(),
         ))?;

@@ -1,10 +1,11 @@
 //! Environment creation, measured: `cargo bench -p bulkhead-sandbox --bench create` as root,
-//! after `cargo build --release -p bulkhead-agent -p bulkhead-fixtures` (scripts/bench.sh does both).
+//! after `bash scripts/build-release.sh bulkhead-fixtures` (scripts/bench.sh does both).
 //!
 //! - latency from `create()` to the first Runtime API request of a trivial `bootstrap`
 //!   (`noop-bootstrap`), p50/p99, from a warm pool and with no pool, beside the floor measured in
 //!   the same run: `unshare` of the same namespaces + exec of the same binary, until it exits;
-//! - creation rate with two creators on this machine's cores;
+//! - creation rate: environments created per second with two creators per core
+//!   (`BENCH_CREATORS`), so that one creator's waits on its agent leave no core idle;
 //! - memory per idle environment beyond the runtime's own.
 //!
 //! Not a test: it asserts nothing and prints a Markdown table for docs/benchmarks.md.
@@ -135,7 +136,7 @@ fn main() {
     let bootstrap = release.join("noop-bootstrap");
     assert!(
         agent.is_file() && bootstrap.is_file(),
-        "build first: cargo build --release -p bulkhead-agent -p bulkhead-fixtures"
+        "build first: bash scripts/build-release.sh bulkhead-fixtures"
     );
     let code = tempfile::tempdir().expect("code");
     std::fs::copy(&bootstrap, code.path().join("bootstrap")).expect("copy bootstrap");
@@ -143,6 +144,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let creators: usize = std::env::var("BENCH_CREATORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2 * cores);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -187,7 +193,7 @@ fn main() {
         }
         drop(warm_backend);
 
-        // Creation rate: two creators, no pool, full create→first request→teardown cycles.
+        // Creation rate: `creators` at once, no pool, full create→first request→teardown cycles.
         let rate_backend = std::sync::Arc::new(backend(
             state.path(),
             0,
@@ -196,7 +202,7 @@ fn main() {
         ));
         let t0 = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..creators {
             let (b, code) = (rate_backend.clone(), code.path().to_path_buf());
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u32;
@@ -213,15 +219,15 @@ fn main() {
         }
         let rate = f64::from(created) / t0.elapsed().as_secs_f64();
 
-        // Creation alone: 2 creators bring up 200 environments to their first Runtime API
+        // Creation alone: the creators bring up 200 environments to their first Runtime API
         // request and keep them; teardown happens after the clock stops.
         let t0 = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..creators {
             let (b, code) = (rate_backend.clone(), code.path().to_path_buf());
             tasks.push(tokio::spawn(async move {
                 let mut live = Vec::new();
-                for _ in 0..100 {
+                for _ in 0..200 / creators {
                     let mut env = b.create(spec(&code)).await.expect("create");
                     let mut conn = env.next_connection().await.expect("connection");
                     let mut byte = [0u8; 1];
@@ -319,12 +325,12 @@ fn main() {
     println!();
     let (rate, creation_rate) = rate;
     println!(
-        "creation rate, 2 creators, create → first Runtime API request, 200 environments kept: {creation_rate:.0}/s ({:.0}/s per core)",
-        creation_rate / 2.0
+        "creation rate, {creators} creators on {cores} cores, create → first Runtime API request, 200 environments kept: {creation_rate:.0}/s ({:.0}/s per core)",
+        creation_rate / cores as f64
     );
     println!(
-        "full cycles, 2 creators, create → first request → teardown: {rate:.0}/s ({:.0}/s per core)",
-        rate / 2.0
+        "full cycles, {creators} creators on {cores} cores, create → first request → teardown: {rate:.0}/s ({:.0}/s per core)",
+        rate / cores as f64
     );
     let (delta, agent, runtime) = memory;
     println!(

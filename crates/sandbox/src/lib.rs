@@ -10,6 +10,7 @@
 //! over vsock instead of as sockets handed out by the agent, which is why connections are
 //! [`RuntimeConn`] trait objects rather than TCP sockets.
 
+mod clone;
 pub mod doctor;
 mod env;
 pub mod ns;

@@ -12,7 +12,7 @@ use super::Inner;
 use super::cgroup::{Cgroup, CgroupVersion};
 use super::uids::{FUNCTION_GID, FUNCTION_UID, HostIds};
 use crate::SandboxError;
-use crate::sys;
+use crate::{clone, sys};
 
 /// Environment ids are unique within the process, across backends, so cgroup names never clash.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -97,7 +97,7 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
         .into();
     let high =
         |fd: &OwnedFd| sys::dup_above(fd, 10).map_err(step("number the child's descriptors"));
-    let plan = sys::ChildPlan {
+    let mut plan = clone::ChildPlan {
         sync_read: high(&sync_read)?,
         control: high(&agent_control)?,
         stdout: high(&stdout_write)?,
@@ -118,9 +118,9 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
         CgroupVersion::V2 => cgroup.open_dir_v2(),
         CgroupVersion::V1 => None,
     };
-    let (pid, pidfd) = sys::spawn(&plan, cgroup_dir.as_ref())
+    let (pid, pidfd, child_mem) = clone::spawn(&mut plan, cgroup_dir.as_ref())
         .map_err(step("clone the agent into new namespaces"))?;
-    // The child holds its own copies now.
+    // The child holds its own copies of the descriptors now.
     drop(plan);
     let finish = || -> Result<(), SandboxError> {
         std::fs::write(format!("/proc/{pid}/uid_map"), ids.map(FUNCTION_UID))
@@ -142,12 +142,24 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
         let _ = sys::pidfd_kill(&pidfd, libc::SIGKILL);
         for _ in 0..500 {
             if !matches!(sys::try_reap(&pidfd), Ok(None)) {
-                break;
+                // SAFETY: reaped: the child runs on nothing any more.
+                #[allow(unsafe_code)]
+                unsafe {
+                    child_mem.free()
+                };
+                return Err(e);
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+        // Not reaped: the child may in theory still run on its memory, which is kept (leaked).
         return Err(e);
     }
+    // SAFETY: the agent said it is waiting, which only the exec'd agent can say (the control
+    // socket's other end went only to the child, which writes nothing before its exec).
+    #[allow(unsafe_code)]
+    unsafe {
+        child_mem.free()
+    };
     tracing::debug!(env = id, pid, "neutral sandbox ready");
     Ok((pidfd, host_control, stdout_read, stderr_read))
 }
