@@ -23,6 +23,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 /// prepared before the clone so that the child allocates nothing.
 pub struct ChildPlan {
     pub sync_read: OwnedFd,
+    /// The parent's end of the sync pipe. The child's copy of the descriptor table holds it too
+    /// until the exec; the child closes it first, or a parent that died before releasing the
+    /// child would leave it waiting forever (holding every descriptor the server had, among
+    /// them other environments' control sockets, whose agents then never see the host go).
+    pub sync_write: libc::c_int,
     pub control: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
@@ -70,6 +75,7 @@ struct CloneArgs {
 /// Everything the child reads, at a stable address.
 struct ChildArgs {
     sync: libc::c_int,
+    sync_write: libc::c_int,
     control: libc::c_int,
     stdout: libc::c_int,
     stderr: libc::c_int,
@@ -172,6 +178,7 @@ pub fn spawn(
     };
     let args = Box::new(ChildArgs {
         sync: plan.sync_read.as_raw_fd(),
+        sync_write: plan.sync_write,
         control: plan.control.as_raw_fd(),
         stdout: plan.stdout.as_raw_fd(),
         stderr: plan.stderr.as_raw_fd(),
@@ -315,6 +322,7 @@ unsafe fn clone3(clone: &mut CloneArgs, args: &ChildArgs) -> libc::c_long {
 extern "C" fn child(args: *const ChildArgs) -> ! {
     // SAFETY: the parent keeps `*args` alive until this process has exec'd or exited.
     let a = unsafe { &*args };
+    raw::syscall3(libc::SYS_close, a.sync_write as usize, 0, 0);
     let mut byte = 0u8;
     if raw::syscall3(libc::SYS_read, a.sync as usize, (&raw mut byte) as usize, 1) != 1 {
         raw::exit(EXIT_SYNC);
@@ -398,5 +406,87 @@ mod raw {
         loop {
             std::hint::spin_loop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys;
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    fn plan(sync_read: &OwnedFd, sync_write: &OwnedFd) -> ChildPlan {
+        let high = |fd: &OwnedFd| sys::dup_above(fd, 10).expect("dup");
+        let (control, _peer) = sys::seqpacket_pair().expect("socketpair");
+        let (_, out) = sys::pipe().expect("pipe");
+        let devnull: OwnedFd = std::fs::File::open("/dev/null").expect("null").into();
+        let program: OwnedFd = std::fs::File::open("/bin/true").expect("true").into();
+        ChildPlan {
+            sync_read: high(sync_read),
+            sync_write: sync_write.as_raw_fd(),
+            control: high(&control),
+            stdout: high(&out),
+            stderr: high(&out),
+            devnull: high(&devnull),
+            program: high(&program),
+            argv: vec![CString::new("true").expect("argv")],
+            envp: Vec::new(),
+        }
+    }
+
+    fn wait_exit(pidfd: &OwnedFd) -> Option<sys::Status> {
+        let mut fds = [libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if sys::poll_once(&mut fds, Duration::from_secs(10)).expect("poll") {
+            return sys::try_reap(pidfd).expect("reap");
+        }
+        // Still waiting: end it, so a failing test leaves nothing holding the harness's pipes.
+        sys::pidfd_kill(pidfd, libc::SIGKILL).expect("kill");
+        while sys::try_reap(pidfd).expect("reap").is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        None
+    }
+
+    #[test]
+    fn a_child_its_parent_lets_go_of_before_releasing_it_exits_instead_of_waiting_forever() {
+        let (sync_read, sync_write) = sys::pipe().expect("pipe");
+        let mut plan = plan(&sync_read, &sync_write);
+        let (_pid, pidfd, mem) = match spawn(&mut plan, None) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipped: no user namespaces here ({e})");
+                return;
+            }
+        };
+        // As if the server died between the clone and the release: its ends close unwritten.
+        drop((plan, sync_read, sync_write));
+        assert_eq!(wait_exit(&pidfd), Some(sys::Status::Exited(EXIT_SYNC)));
+        // SAFETY: reaped above.
+        unsafe { mem.free() };
+    }
+
+    #[test]
+    fn a_released_child_without_id_maps_stops_before_its_exec() {
+        let (sync_read, sync_write) = sys::pipe().expect("pipe");
+        let mut plan = plan(&sync_read, &sync_write);
+        let (_pid, pidfd, mem) = match spawn(&mut plan, None) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipped: no user namespaces here ({e})");
+                return;
+            }
+        };
+        drop(plan);
+        sys::write_byte(&sync_write).expect("release");
+        // Root of the new namespace cannot be had without a uid map: the child says so by its
+        // exit code rather than exec'ing with whatever ids it has.
+        assert_eq!(wait_exit(&pidfd), Some(sys::Status::Exited(EXIT_IDS)));
+        // SAFETY: reaped above.
+        unsafe { mem.free() };
     }
 }

@@ -99,6 +99,7 @@ fn spawn_in(inner: &Inner, id: u64, ids: HostIds, cgroup: &Cgroup) -> Result<Fds
         |fd: &OwnedFd| sys::dup_above(fd, 10).map_err(step("number the child's descriptors"));
     let mut plan = clone::ChildPlan {
         sync_read: high(&sync_read)?,
+        sync_write: sync_write.as_raw_fd(),
         control: high(&agent_control)?,
         stdout: high(&stdout_write)?,
         stderr: high(&stderr_write)?,
