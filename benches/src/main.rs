@@ -8,7 +8,9 @@
 //!   environments;
 //! - cold start: a new tenant's first invoke, for `provided` (floor: `unshare` + exec of the same
 //!   bootstrap), Python (floor: `python3 -S -c "import awslambdaric.bootstrap"`) and Node.js
-//!   (floor: `node -e 0`).
+//!   (floor: `node -e 0`), and the Node client alone, outside any sandbox, to its first `/next`
+//!   (the part of that cold start no platform can remove);
+//! - a new tenant's first invoke when a spare environment is ready (`with_spares`).
 //!
 //! It prints a Markdown table for docs/benchmarks.md. Not a test: it asserts nothing.
 
@@ -141,12 +143,58 @@ fn time_command(cmd: &mut Command, rounds: usize) -> Stats {
     stats(v)
 }
 
+/// Time from spawning a runtime client, outside any sandbox, to its first Runtime API request,
+/// answered by nobody: `cmd` runs in a directory holding the handler file `file`.
+fn client_start(cmd: &mut Command, file: &str, code: &[u8], rounds: usize) -> Stats {
+    let dir = std::env::temp_dir().join(format!("bulkhead-bench-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("client dir");
+    std::fs::write(dir.join(file), code).expect("handler file");
+    let mut v = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let t0 = Instant::now();
+        let mut child = cmd
+            .env("AWS_LAMBDA_RUNTIME_API", &addr)
+            .env("LAMBDA_TASK_ROOT", &dir)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the client");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!("the client exited before its first request: {status}");
+                    }
+                    assert!(t0.elapsed() < Duration::from_secs(30), "no request in 30 s");
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        conn.set_nonblocking(false).expect("blocking");
+        let mut byte = [0u8; 1];
+        conn.read_exact(&mut byte).expect("request");
+        v.push(t0.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    stats(v)
+}
+
 fn main() {
     let release = target_dir().join("release");
     let bin = release.join("bulkhead");
     let bootstrap = std::fs::read(release.join("noop-bootstrap"))
         .expect("build first: bash scripts/build-release.sh bulkhead-fixtures");
-    let runtimes = std::env::args().nth(1).map(PathBuf::from);
+    let runtimes = std::env::args()
+        .nth(1)
+        .map(|r| std::fs::canonicalize(&r).unwrap_or_else(|e| panic!("runtimes dir {r}: {e}")));
     let data = std::env::temp_dir().join(format!("bulkhead-bench-{}", std::process::id()));
     // No spares here: the cold starts below are true cold starts.
     let server = start_server(&bin, &data, runtimes.as_deref(), 0);
@@ -328,6 +376,27 @@ fn main() {
                 ms(f.p99),
                 s.p50.as_secs_f64() / f.p50.as_secs_f64()
             );
+            if name == "node" {
+                // The official client on its own, with no platform at all: the part of a Node
+                // cold start that no platform can take away, beside the same floor.
+                let c = client_start(
+                    Command::new(node_bin(runtimes))
+                        .arg(runtimes.join("node/node_modules/aws-lambda-ric/bin/index.mjs"))
+                        .arg("index.handler"),
+                    "index.mjs",
+                    b"export const handler = async () => ({});\n",
+                    n,
+                );
+                println!(
+                    "| the client alone, no sandbox: `node aws-lambda-ric/bin/index.mjs` to its first `/next` (floor: `node -e 0`) | {} | {} | {} | {} | {:.2}× (cold start / client alone: {:.2}×) |",
+                    ms(c.p50),
+                    ms(c.p99),
+                    ms(f.p50),
+                    ms(f.p99),
+                    c.p50.as_secs_f64() / f.p50.as_secs_f64(),
+                    s.p50.as_secs_f64() / c.p50.as_secs_f64()
+                );
+            }
         }
     }
     drop(server);

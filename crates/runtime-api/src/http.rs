@@ -196,6 +196,9 @@ async fn post_result(shared: &Shared, id: &str, req: Request<Incoming>, is_error
     let too_large = outcome == Outcome::ResponseTooLarge;
     if let Some(r) = reply {
         let _ = r.send(outcome);
+        // Let the invoker answer its client before this 202 wakes the runtime: on a busy host
+        // the runtime's next `/next` would otherwise compete with the client's response.
+        tokio::task::yield_now().await;
     }
     if too_large {
         return error(

@@ -452,16 +452,24 @@ mod tests {
         None
     }
 
-    #[test]
-    fn a_child_its_parent_lets_go_of_before_releasing_it_exits_instead_of_waiting_forever() {
+    /// A child waiting to be released, with the parent's ends of its sync pipe; `None` (said
+    /// why) where user namespaces are unavailable.
+    fn started() -> Option<(ChildPlan, OwnedFd, OwnedFd, OwnedFd, ChildMem)> {
         let (sync_read, sync_write) = sys::pipe().expect("pipe");
         let mut plan = plan(&sync_read, &sync_write);
-        let (_pid, pidfd, mem) = match spawn(&mut plan, None) {
-            Ok(s) => s,
+        match spawn(&mut plan, None) {
+            Ok((_pid, pidfd, mem)) => Some((plan, sync_read, sync_write, pidfd, mem)),
             Err(e) => {
                 eprintln!("skipped: no user namespaces here ({e})");
-                return;
+                None
             }
+        }
+    }
+
+    #[test]
+    fn a_child_its_parent_lets_go_of_before_releasing_it_exits_instead_of_waiting_forever() {
+        let Some((plan, sync_read, sync_write, pidfd, mem)) = started() else {
+            return;
         };
         // As if the server died between the clone and the release: its ends close unwritten.
         drop((plan, sync_read, sync_write));
@@ -472,14 +480,8 @@ mod tests {
 
     #[test]
     fn a_released_child_without_id_maps_stops_before_its_exec() {
-        let (sync_read, sync_write) = sys::pipe().expect("pipe");
-        let mut plan = plan(&sync_read, &sync_write);
-        let (_pid, pidfd, mem) = match spawn(&mut plan, None) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("skipped: no user namespaces here ({e})");
-                return;
-            }
+        let Some((plan, _sync_read, sync_write, pidfd, mem)) = started() else {
+            return;
         };
         drop(plan);
         sys::write_byte(&sync_write).expect("release");
