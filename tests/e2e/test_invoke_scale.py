@@ -143,3 +143,39 @@ def test_isolation_holds_while_a_tight_memory_budget_evicts(start_server):
     print(run.summary("40 tenants x 6 invokes, 8 threads, 10 environments of memory"))
     assert run.live <= 10, run.live
     assert run.environments > 40, "expected evictions to force new environments"
+
+
+def bulkhead_cgroup_parents() -> set:
+    """The host's `bulkhead-<tag>` cgroup parents: in the memory hierarchy on cgroup v1, in the
+    unified one on v2."""
+    from pathlib import Path
+
+    v1 = Path("/sys/fs/cgroup/memory")
+    root = v1 if (v1 / "cgroup.procs").exists() else Path("/sys/fs/cgroup")
+    return set(root.glob("bulkhead-*"))
+
+
+def test_a_stopped_server_leaves_no_environment_behind(start_server):
+    """SIGTERM ends every environment (idle ones and the spare) and waits for them: no agent
+    outlives the server, and no cgroup of it is left on the host."""
+    before = bulkhead_cgroup_parents()
+    srv = start_server("--spare-environments", "1")
+    lam = support.lambda_client(srv.endpoint)
+    name = deploy(lam, "provided_isolation", runtime=PROVIDED_RUNTIME, tenant=True, Timeout=30)
+    for tenant in ("blue", "green"):
+        support.invoke_ok(lam, name, {}, tenant=tenant)
+    support.wait_until(
+        lambda: environments(srv.endpoint)["Stats"].get("Spares", 0) >= 1, 30, "a spare to be ready"
+    )
+    ours = bulkhead_cgroup_parents() - before
+    assert len(ours) == 1, f"expected one new cgroup parent, found {sorted(map(str, ours))}"
+    parent = next(iter(ours))
+    groups = [p for p in parent.iterdir() if p.is_dir()]
+    pids = [int(line) for g in groups for line in (g / "cgroup.procs").read_text().split()]
+    assert len(groups) >= 3 and pids, f"two tenants' environments and a spare: {groups}, {pids}"
+
+    assert srv.stop() == 0, srv.logs()
+
+    alive = [p for p in pids if os.path.exists(f"/proc/{p}")]
+    assert not alive, f"processes of the stopped server's environments still run: {alive}"
+    assert not parent.exists(), f"left behind: {sorted(str(p) for p in parent.rglob('env-*'))}"

@@ -161,6 +161,9 @@ struct State {
     busy: HashMap<u64, EnvInfo>,
     /// Tenant environments created (a spare counts once it is bound).
     created: u64,
+    /// The server is stopping: environments coming back from an invocation, and spares that
+    /// finish starting, are ended instead of kept.
+    closing: bool,
 }
 
 pub struct Router {
@@ -280,6 +283,51 @@ impl Router {
         };
         for spare in spares {
             spare.into_inner().destroy();
+        }
+    }
+
+    /// Ends every idle environment and spare, and waits (up to `grace`) until each has ended
+    /// and given back its processes, mounts, cgroup and ids: a stopping server leaves nothing
+    /// behind. Environments still finishing an invocation are ended when they come back.
+    pub async fn shutdown(&self, grace: Duration) {
+        let ending: Vec<LiveEnv> = match self.state.lock() {
+            Ok(mut st) => {
+                st.closing = true;
+                let mut all: Vec<LiveEnv> = st
+                    .pool
+                    .take_where(|_| true)
+                    .into_iter()
+                    .map(Env::retire)
+                    .collect();
+                all.extend(
+                    st.spares
+                        .take_where(|_| true)
+                        .into_iter()
+                        .map(Unbound::into_inner),
+                );
+                all
+            }
+            Err(_) => return,
+        };
+        for live in &ending {
+            live.env.kill();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut left = 0;
+        for mut live in ending {
+            if tokio::time::timeout_at(deadline, live.env.wait())
+                .await
+                .is_err()
+            {
+                left += 1;
+            }
+        }
+        if left > 0 {
+            tracing::warn!(
+                left,
+                ?grace,
+                "environments still ending at shutdown; the next start sweeps what they leave"
+            );
         }
     }
 
@@ -422,7 +470,7 @@ impl Router {
             let mut st = self.lock()?;
             st.busy.remove(&env_id);
             st.usage.finish(&t.name);
-            if healthy && !env.inner().is_dead() {
+            if healthy && !env.inner().is_dead() && !st.closing {
                 env.inner_mut().last_used = Instant::now();
                 st.pool.checkin(env);
                 None
@@ -557,7 +605,8 @@ impl Router {
                 }
             }
             match started {
-                Ok(spare) => st.spares.put(spare),
+                Ok(spare) if !st.closing => st.spares.put(spare),
+                Ok(spare) => spare.into_inner().destroy(),
                 Err(_) => st.usage.remove_spare(t.memory_mb),
             }
         });

@@ -169,9 +169,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(stdout, "bulkhead listening on http://{addr}")?;
         stdout.flush()?;
         drop(stdout);
+        let invoker = state.invoker.clone();
         bulkhead_api::serve(listener, state, shutdown_signal())
             .await
             .context("serving")?;
+        if let Some(invoker) = invoker {
+            invoker.router.shutdown(SHUTDOWN_GRACE).await;
+        }
         tracing::info!("stopped");
         Ok(())
     })
@@ -192,6 +196,10 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How long a stopping server waits for its environments to end and release their cgroups
+/// and ids; whatever is left is swept by the next start on the same data directory.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
