@@ -80,8 +80,12 @@ fn start_server(bin: &Path, data: &Path, runtimes: Option<&Path>, spares: usize)
     if let Some(r) = runtimes {
         cmd.arg("--runtimes-dir").arg(r);
     }
+    // The server logs at its default level (a platform.report line per invocation), as in
+    // production; BENCH_SERVER_LOG sets another.
+    if let Ok(level) = std::env::var("BENCH_SERVER_LOG") {
+        cmd.env("BULKHEAD_LOG", level);
+    }
     let mut child = cmd
-        .env("BULKHEAD_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

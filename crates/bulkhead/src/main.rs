@@ -6,6 +6,7 @@
 mod client;
 mod commands;
 mod keys;
+mod logs;
 mod table;
 
 use std::process::ExitCode;

@@ -223,6 +223,34 @@ fn trace_id() -> String {
     )
 }
 
+/// Lambda's platform.report record of one invocation, with the tenant on it.
+struct Report {
+    request_id: String,
+    target: Arc<FunctionTarget>,
+    tenant: Option<TenantId>,
+    env: u64,
+    cold_start: bool,
+    error: bool,
+    duration: Duration,
+}
+
+impl Report {
+    fn log(&self) {
+        tracing::info!(
+            target: "bulkhead::platform",
+            record = "platform.report",
+            request_id = %self.request_id,
+            function = %self.target.name,
+            version = %self.target.version,
+            tenant = self.tenant.as_ref().map(|t| t.as_str()),
+            env = self.env,
+            cold_start = self.cold_start,
+            status = if self.error { "error" } else { "success" },
+            duration_ms = self.duration.as_secs_f64() * 1e3,
+        );
+    }
+}
+
 impl Router {
     /// Must be called inside a Tokio runtime: it starts the idle reclaimer.
     pub fn new(backend: Arc<dyn Backend>, config: RouterConfig) -> Arc<Self> {
@@ -376,14 +404,27 @@ impl Router {
         req: InvokeRequest,
     ) -> Result<InvokeResponse, InvokeError> {
         let this = self.clone();
-        tokio::spawn(async move { Router::invoke_here(&this, req).await })
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut report = None;
+            let result = Router::invoke_here(&this, req, &mut report).await;
+            let _ = answer.send(result);
+            if let Some(report) = report {
+                // The caller answers its client first: formatting the record (several µs)
+                // stays off the client's latency.
+                tokio::task::yield_now().await;
+                report.log();
+            }
+        });
+        answered
             .await
-            .map_err(|e| InvokeError::Internal(format!("invoke task failed: {e}")))?
+            .map_err(|_| InvokeError::Internal("the invoke task ended without an answer".into()))?
     }
 
     async fn invoke_here(
         self: &Arc<Self>,
         req: InvokeRequest,
+        report: &mut Option<Report>,
     ) -> Result<InvokeResponse, InvokeError> {
         let t = req.target.clone();
         let key = EnvKey {
@@ -453,19 +494,15 @@ impl Router {
             None
         };
         let response = outcome::response(result, &request_id, t.timeout, tail, env_id, cold_start);
-        // Lambda's platform.report record, with the tenant on it.
-        tracing::info!(
-            target: "bulkhead::platform",
-            record = "platform.report",
-            request_id = %request_id,
-            function = %t.name,
-            version = %t.version,
-            tenant = req.tenant.as_ref().map(|t| t.as_str()),
-            env = env_id,
+        *report = Some(Report {
+            request_id: request_id.clone(),
+            target: t.clone(),
+            tenant: req.tenant.clone(),
+            env: env_id,
             cold_start,
-            status = if response.function_error.is_some() { "error" } else { "success" },
-            duration_ms = duration.as_secs_f64() * 1e3,
-        );
+            error: response.function_error.is_some(),
+            duration,
+        });
         let retired = {
             let mut st = self.lock()?;
             st.busy.remove(&env_id);

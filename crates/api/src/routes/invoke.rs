@@ -183,7 +183,9 @@ async fn invoke(
         client_context,
         tail,
     };
-    let span = tracing::info_span!("invoke", function = %fref.name, version = %resolved.executed_version, tenant = request.tenant.as_ref().map(|t| t.as_str()));
+    // DEBUG for the same reason as the request span; the router logs each invocation's
+    // platform.report at INFO.
+    let span = tracing::debug_span!("invoke", function = %fref.name, version = %resolved.executed_version, tenant = request.tenant.as_ref().map(|t| t.as_str()));
     let result = tracing::Instrument::instrument(invoker.router.invoke(request), span).await;
     let out = match result {
         Ok(out) => out,
@@ -191,7 +193,7 @@ async fn invoke(
             return Err(ApiError::too_many_requests(refusal.reason()));
         }
         Err(e) => {
-            tracing::error!(error = %crate::error::error_chain(&e), "invoke failed");
+            tracing::error!(function = %fref.name, error = %crate::error::error_chain(&e), "invoke failed");
             return Err(ApiError::internal());
         }
     };

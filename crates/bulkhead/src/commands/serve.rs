@@ -105,14 +105,21 @@ fn check_settings(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let logs = crate::logs::Logs::to_stderr().context("starting the log writer")?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BULKHEAD_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(logs.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let served = serve(args);
+    logs.flush();
+    served
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
     check_settings(&args)?;
 
     let mut keys = keys::load(
