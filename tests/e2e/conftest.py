@@ -48,7 +48,9 @@ def lam(endpoint):
 
 @pytest.fixture
 def server_factory(tmp_path):
-    """Starts fresh servers (own data dir unless given) and kills any still running at the end."""
+    """Starts fresh servers (own data dir unless given) and stops any still running at the end,
+    with SIGTERM, so that each leaves nothing on the host (a server that ignores it fails the
+    test)."""
     started: list[support.Server] = []
 
     def make(data_dir: Path | None = None, *, start: bool = True, **kw) -> support.Server:
@@ -60,7 +62,7 @@ def server_factory(tmp_path):
     yield make
     for srv in started:
         if srv.alive():
-            srv.kill()
+            srv.stop()
 
 
 @pytest.fixture
