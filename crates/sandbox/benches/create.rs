@@ -220,7 +220,11 @@ fn main() {
         let rate = f64::from(created) / t0.elapsed().as_secs_f64();
 
         // Creation alone: the creators bring up 200 environments to their first Runtime API
-        // request and keep them; teardown happens after the clock stops.
+        // request and keep them; teardown happens after the clock stops. The kernel tears the
+        // cycles' network namespaces down asynchronously, for seconds after they ended: let that
+        // finish first, or this would measure the previous phase's teardown too (the cycles
+        // above count teardown).
+        tokio::time::sleep(Duration::from_secs(3)).await;
         let t0 = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..creators {
