@@ -16,6 +16,9 @@ target/release/bulkhead runtime install --runtimes-dir target/runtimes
 echo
 echo "## Sandbox creation"
 cargo bench --locked -p bulkhead-sandbox --bench create 2>/dev/null
+# The kernel tears the sandbox benchmark's network namespaces down asynchronously, for seconds
+# after its last environment ended; let it finish so the invoke figures measure only themselves.
+sleep 10
 echo
 echo "## Invoke"
 # Environments see the host's environment variables only through what Bulkhead passes, so the
