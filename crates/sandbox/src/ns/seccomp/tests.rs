@@ -814,11 +814,18 @@ fn seccomp_data(nr: u32, arch: u32, args: [u64; 6]) -> [u8; 64] {
 /// Classic BPF, the subset seccompiler and the prelude emit. Panics on anything else, so a new
 /// instruction kind shows up here rather than being misjudged.
 fn evaluate(program: &[sock_filter], data: &[u8; 64]) -> u32 {
+    run(program, data).0
+}
+
+/// The verdict and how many instructions it took.
+fn run(program: &[sock_filter], data: &[u8; 64]) -> (u32, usize) {
     let mut acc: u32 = 0;
     let mut pc = 0usize;
+    let mut steps = 0;
     loop {
         let insn = &program[pc];
         pc += 1;
+        steps += 1;
         let k = insn.k;
         let branch = |taken: bool| usize::from(if taken { insn.jt } else { insn.jf });
         match insn.code {
@@ -832,7 +839,7 @@ fn evaluate(program: &[sock_filter], data: &[u8; 64]) -> u32 {
             0x25 => pc += branch(acc > k),                   // JGT K
             0x35 => pc += branch(acc >= k),                  // JGE K
             0x45 => pc += branch(acc & k != 0),              // JSET K
-            0x06 => return k,                                // RET K
+            0x06 => return (k, steps),                       // RET K
             code => panic!("instruction {code:#x} at {} not interpreted", pc - 1),
         }
     }
@@ -864,6 +871,21 @@ fn table_denies_exactly_the_listed_syscalls() {
             "syscall {nr}: {got:#x}, wanted {expected:#x}"
         );
     }
+}
+
+/// The kernel runs the filter once per syscall number when it is loaded (to build its action
+/// cache), with interrupts off: the search must keep that walk short for every number.
+#[test]
+fn every_syscall_number_is_decided_in_a_few_dozen_instructions() {
+    let program = Filter::for_functions().expect("policy compiles").0;
+    let longest = (0..1024)
+        .map(|nr| run(&program, &seccomp_data(nr, NATIVE_ARCH, [0; 6])).1)
+        .max()
+        .expect("numbers");
+    assert!(
+        longest <= 40,
+        "a syscall number took {longest} instructions"
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
