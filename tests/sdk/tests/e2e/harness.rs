@@ -186,9 +186,31 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then up to 10 s for a clean stop (the server ends its environments and removes
+    /// their cgroups), then SIGKILL.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
         // The test harness shows captured output only for failing tests: that is when the
         // server's own account of the requests is wanted.
         if std::thread::panicking() {
