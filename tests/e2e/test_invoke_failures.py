@@ -11,25 +11,10 @@ import time
 import pytest
 
 import support
+from invoke_fixtures import inv_endpoint, lam, python_runtime  # noqa: F401 (fixtures)
 from support import PROVIDED_RUNTIME, deploy, environments_of, function_zip, invoke, invoke_ok
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="execution environments need root")
-
-
-@pytest.fixture(scope="module")
-def inv_endpoint():
-    """The Invoke tests' own server (with the installed runtimes); `lam` below talks to it."""
-    return support.invoke_server().endpoint
-
-
-@pytest.fixture(scope="module")
-def lam(inv_endpoint):
-    return support.lambda_client(inv_endpoint)
-
-
-@pytest.fixture(scope="module")
-def python_runtime():
-    return support.require_runtimes()
 
 
 def failed(r: support.Invoked) -> dict:

@@ -10,6 +10,7 @@ import os
 import pytest
 
 import support
+from invoke_fixtures import inv_endpoint, lam, python_runtime  # noqa: F401 (fixtures)
 from support import (
     deploy,
     environments_created,
@@ -23,22 +24,6 @@ from support import (
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="execution environments need root")
 
 SIX_MB = 6 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def inv_endpoint():
-    """The Invoke tests' own server (with the installed runtimes); `lam` below talks to it."""
-    return support.invoke_server().endpoint
-
-
-@pytest.fixture(scope="module")
-def lam(inv_endpoint):
-    return support.lambda_client(inv_endpoint)
-
-
-@pytest.fixture(scope="module")
-def python_runtime():
-    return support.require_runtimes()
 
 
 @pytest.fixture(scope="module")

@@ -10,25 +10,10 @@ import threading
 import pytest
 
 import support
+from invoke_fixtures import inv_endpoint, lam, python_runtime  # noqa: F401 (fixtures)
 from support import deploy, environments_created, environments_of, invoke, invoke_ok, signed_request, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="execution environments need root")
-
-
-@pytest.fixture(scope="module")
-def inv_endpoint():
-    """The Invoke tests' own server (with the installed runtimes); `lam` below talks to it."""
-    return support.invoke_server().endpoint
-
-
-@pytest.fixture(scope="module")
-def lam(inv_endpoint):
-    return support.lambda_client(inv_endpoint)
-
-
-@pytest.fixture(scope="module")
-def python_runtime():
-    return support.require_runtimes()
 
 
 def test_reserved_concurrency_exhausted_is_429_with_a_reason(lam, inv_endpoint, python_runtime):

@@ -12,23 +12,13 @@ from pathlib import Path
 import pytest
 
 import support
+from invoke_fixtures import inv_endpoint, lam  # noqa: F401 (fixtures)
 from support import NODE_RUNTIME, PROVIDED_RUNTIME, REPO, deploy, environments_of, invoke, invoke_ok, make_zip
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="execution environments need root")
 
 RUST_FUNCTION = Path(__file__).resolve().parent / "rust-function"
 RUST_TARGET = REPO / "target" / "rust-function"
-
-
-@pytest.fixture(scope="module")
-def inv_endpoint():
-    """The Invoke tests' own server (with the installed runtimes); `lam` below talks to it."""
-    return support.invoke_server().endpoint
-
-
-@pytest.fixture(scope="module")
-def lam(inv_endpoint):
-    return support.lambda_client(inv_endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 import support
+from invoke_fixtures import inv_endpoint, lam, python_runtime  # noqa: F401 (fixtures)
 from support import (
     PYTHON_RUNTIME,
     deploy,
@@ -31,22 +32,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="execution environment
 MISSING_TENANT = (
     "The invoked function is enabled with tenancy configuration. Add a valid tenant ID in your request and try again."
 )
-
-
-@pytest.fixture(scope="module")
-def inv_endpoint():
-    """The Invoke tests' own server (with the installed runtimes); `lam` below talks to it."""
-    return support.invoke_server().endpoint
-
-
-@pytest.fixture(scope="module")
-def lam(inv_endpoint):
-    return support.lambda_client(inv_endpoint)
-
-
-@pytest.fixture(scope="module")
-def python_runtime():
-    return support.require_runtimes()
 
 
 def raw_payload_args() -> list[str]:
