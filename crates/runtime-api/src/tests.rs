@@ -64,6 +64,11 @@ async fn request(
     (status, headers, String::from_utf8(body).expect("utf8"))
 }
 
+/// `GET /next`, as a runtime asks for work.
+async fn next(conn: &mut BufReader<TcpStream>) -> (u16, Vec<(String, String)>, String) {
+    request(conn, "GET", "/2018-06-01/runtime/invocation/next", &[], b"").await
+}
+
 fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -99,14 +104,7 @@ async fn next_delivers_the_event_with_lambdas_headers_and_the_tenant() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
     let invoker = invoke_in_background(&api, "req-1", Some("blue"));
-    let (status, headers, body) = request(
-        &mut conn,
-        "GET",
-        "/2018-06-01/runtime/invocation/next",
-        &[],
-        b"",
-    )
-    .await;
+    let (status, headers, body) = next(&mut conn).await;
     assert_eq!((status, body.as_str()), (200, "{\"n\":1}"));
     assert_eq!(
         get(&headers, "lambda-runtime-aws-request-id"),
@@ -149,14 +147,7 @@ async fn no_tenant_header_without_a_tenant() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
     let invoker = invoke_in_background(&api, "req-2", None);
-    let (_, headers, _) = request(
-        &mut conn,
-        "GET",
-        "/2018-06-01/runtime/invocation/next",
-        &[],
-        b"",
-    )
-    .await;
+    let (_, headers, _) = next(&mut conn).await;
     assert_eq!(get(&headers, "lambda-runtime-aws-tenant-id"), None);
     request(
         &mut conn,
@@ -181,14 +172,7 @@ async fn wrong_ids_and_second_posts_get_the_documented_errors() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
     let invoker = invoke_in_background(&api, "req-3", None);
-    request(
-        &mut conn,
-        "GET",
-        "/2018-06-01/runtime/invocation/next",
-        &[],
-        b"",
-    )
-    .await;
+    next(&mut conn).await;
     let (status, _, body) = request(
         &mut conn,
         "POST",
@@ -257,14 +241,7 @@ async fn an_oversized_response_is_refused_and_reported() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
     let invoker = invoke_in_background(&api, "big", None);
-    request(
-        &mut conn,
-        "GET",
-        "/2018-06-01/runtime/invocation/next",
-        &[],
-        b"",
-    )
-    .await;
+    next(&mut conn).await;
     let body = vec![b'x'; MAX_RESPONSE + 1];
     let (status, _, _) = request(
         &mut conn,
@@ -283,23 +260,9 @@ async fn asking_for_more_work_without_answering_abandons_the_invocation() {
     let api = RuntimeApi::new();
     let mut conn = connected(&api).await;
     let first = invoke_in_background(&api, "first", None);
-    request(
-        &mut conn,
-        "GET",
-        "/2018-06-01/runtime/invocation/next",
-        &[],
-        b"",
-    )
-    .await;
+    next(&mut conn).await;
     let second = invoke_in_background(&api, "second", None);
-    let (_, headers, _) = request(
-        &mut conn,
-        "GET",
-        "/2018-06-01/runtime/invocation/next",
-        &[],
-        b"",
-    )
-    .await;
+    let (_, headers, _) = next(&mut conn).await;
     assert_eq!(
         get(&headers, "lambda-runtime-aws-request-id"),
         Some("second")
